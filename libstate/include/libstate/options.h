@@ -1,0 +1,66 @@
+// Settings of a store. Parsed and validated once (Validate) and then passed by value.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "libstate/chunker.h"
+#include "libstate/logger.h"
+#include "libstate/status.h"
+
+namespace dk {
+
+// Which delta engine encodes a changed chunk against its predecessor.
+enum class DeltaChoice { kAuto, kBsdiff, kZstd, kNone };
+
+// Source of wall-clock time (nanoseconds since the epoch); a seam for tests.
+using ClockFn = std::function<int64_t()>;
+int64_t SystemClockNs();
+
+struct StoreOptions {
+  ChunkerParams chunker;           // fixed when the store is created
+  uint32_t snapshot_every = 10;    // every Nth version of a file is stored without deltas; 0=never
+  uint32_t max_chain = 16;         // a delta chain (patches to apply on restore) never exceeds it
+  DeltaChoice delta = DeltaChoice::kAuto;
+  uint32_t delta_min_size = 128;   // chunks smaller than this are stored whole
+  double delta_max_ratio = 0.6;    // keep a delta only if <= ratio * whole compressed size
+  int zstd_level = 3;              // whole objects
+  int delta_zstd_level = 9;        // patch-from deltas
+  uint64_t map_size = 64ull << 30; // LMDB map size: the store's maximum size
+  bool sync = true;                // fsync on every commit (crash-durable acknowledgements)
+  Logger* logger = nullptr;        // not owned; nullptr = NullLogger()
+  ClockFn clock;                   // empty = SystemClockNs
+
+  Status Validate() const;
+};
+
+// What a capture looks at: globs are matched against paths relative to the root
+// ("a/b.txt"); `*` does not cross '/', `**` does. Empty include = everything.
+struct CaptureFilter {
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+};
+
+// Matches `path` against a glob as described above.
+bool GlobMatch(std::string_view glob, std::string_view path);
+
+// Retention: a version is kept if it is one of the newest `keep_last` of its file or newer
+// than `keep_within_ns` (the version in effect at that cut-off is kept too, so any point in
+// the window restores). Zero disables a rule; both zero keeps everything.
+struct RetentionPolicy {
+  uint32_t keep_last = 0;
+  int64_t keep_within_ns = 0;
+  bool compact = true;  // rewrite the data file so the store shrinks on disk
+};
+
+struct Progress {
+  std::string phase;  // "capture", "restore", "verify", "gc"
+  uint64_t done = 0;
+  uint64_t total = 0;  // 0 when unknown
+  std::string item;
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+}  // namespace dk

@@ -1,0 +1,75 @@
+// Filesystem access confined to a root directory (private).
+//
+// Every path below a root is resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS),
+// so neither ".." nor a symlink (planted before or during the operation) can make us read or
+// write outside the root. Paths given here are relative ("a/b.txt"), without "." or ".."
+// components; others are rejected with InvalidArgument.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libstate/options.h"
+#include "libstate/result.h"
+#include "libstate/store.h"
+
+namespace dk {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  ~UniqueFd();
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int Release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Checks that `rel` is a clean relative path.
+Status CheckRelPath(std::string_view rel);
+
+// Opens `rel` beneath `root_fd` (O_CLOEXEC added). EXDEV/ELOOP become PermissionDenied
+// "escapes the root".
+Result<UniqueFd> OpenBeneath(int root_fd, std::string_view rel, int flags, mode_t mode = 0);
+Result<UniqueFd> OpenRootDir(const std::string& path);
+
+struct ScannedEntry {
+  std::string path;  // relative
+  EntryType type;
+  struct stat st;
+  std::string link_target;
+};
+
+// Walks the tree under root_fd without following symlinks or crossing mount points;
+// sockets, fifos and devices are reported in *skipped. Entries sorted by path.
+Status ScanTree(int root_fd, const CaptureFilter& filter, std::vector<ScannedEntry>* out,
+                std::vector<std::string>* skipped);
+
+// Writes `content` to `rel` atomically: a temporary file beside it, fsync, rename over.
+// Parent directories are created (0755 unless recorded otherwise later).
+struct EntryMeta {
+  uint32_t mode = 0644;
+  uint32_t uid = 0, gid = 0;
+  int64_t mtime_ns = 0;
+  bool set_owner = false;
+};
+Status WriteFileAtomic(int root_fd, std::string_view rel, ByteView content, const EntryMeta& m);
+Status WriteSymlinkAtomic(int root_fd, std::string_view rel, const std::string& target,
+                          const EntryMeta& m);
+Status EnsureDir(int root_fd, std::string_view rel, const EntryMeta* m);
+// Removes `rel` (a file, symlink, or a directory tree). OK when absent.
+Status RemoveBeneath(int root_fd, std::string_view rel);
+
+}  // namespace dk

@@ -1,0 +1,293 @@
+#include "object_store.h"
+
+#include <zstd.h>
+
+#include "coding.h"
+#include "libstate/delta.h"
+#include "storage_policy.h"
+
+namespace dk {
+namespace {
+constexpr uint8_t kObjectFormat = 1;
+constexpr uint64_t kMaxObjectSize = 1ull << 30;  // sanity bound on a decoded object
+constexpr int kMaxDecodeDepth = 1024;
+
+std::string Key(const ObjectId& id) { return std::string(AsChars(id.View())); }
+
+std::string EncodeHeader(const ObjectHeader& h) {
+  Encoder e;
+  e.PutU8(kObjectFormat);
+  e.PutU8(static_cast<uint8_t>(h.codec));
+  e.PutU8(h.engine);
+  e.PutVarint(h.depth);
+  e.PutVarint(h.raw_size);
+  e.PutVarint(h.bases.size());
+  for (const auto& b : h.bases) e.PutId(b);
+  return e.Take();
+}
+
+Result<Bytes> ZstdCompress(ByteView in, int level) {
+  Bytes out(ZSTD_compressBound(in.size()));
+  size_t n = ZSTD_compress(out.data(), out.size(), in.data(), in.size(), level);
+  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+}  // namespace
+
+Result<ObjectHeader> ObjectStore::ParseHeader(const ObjectId& id, std::string_view value) {
+  Decoder d(value);
+  ObjectHeader h;
+  uint8_t fmt, codec;
+  uint64_t nbases;
+  auto bad = [&](const char* what) {
+    return Status::Corruption("object " + id.Hex() + ": " + what);
+  };
+  if (!d.GetU8(&fmt) || fmt != kObjectFormat) return bad("unknown object format");
+  if (!d.GetU8(&codec) || (codec != 1 && codec != 2)) return bad("unknown codec");
+  h.codec = static_cast<ObjectCodec>(codec);
+  if (!d.GetU8(&h.engine) || !d.GetVarintAs(&h.depth) || !d.GetVarint(&h.raw_size) ||
+      !d.GetVarint(&nbases) || nbases > 64) {
+    return bad("truncated header");
+  }
+  if (h.raw_size > kMaxObjectSize) return bad("declared size too large");
+  if ((h.codec == ObjectCodec::kDelta) != (nbases > 0)) return bad("delta without bases");
+  h.bases.resize(nbases);
+  for (auto& b : h.bases)
+    if (!d.GetId(&b)) return bad("truncated base list");
+  h.payload_offset = value.size() - d.rest().size();
+  return h;
+}
+
+bool ObjectStore::Exists(LmdbTxn& txn, const ObjectId& id) {
+  return txn.Get(dbs_.objects, Key(id)).ok();
+}
+
+Result<ObjectHeader> ObjectStore::Header(LmdbTxn& txn, const ObjectId& id) {
+  auto v = txn.Get(dbs_.objects, Key(id));
+  if (!v.ok()) return v.status().WithContext("object " + id.Hex());
+  return ParseHeader(id, *v);
+}
+
+Result<std::pair<uint64_t, uint64_t>> ObjectStore::Refs(LmdbTxn& txn, const ObjectId& id) {
+  auto v = txn.Get(dbs_.refs, Key(id));
+  if (!v.ok()) {
+    if (v.status().IsNotFound()) return std::pair<uint64_t, uint64_t>{0, 0};
+    return v.status();
+  }
+  Decoder d(*v);
+  std::pair<uint64_t, uint64_t> r;
+  if (!d.GetVarint(&r.first) || !d.GetVarint(&r.second))
+    return Status::Corruption("refcount of object " + id.Hex() + " is garbled");
+  return r;
+}
+
+Status ObjectStore::SetRefs(LmdbTxn& txn, const ObjectId& id, uint64_t v, uint64_t b) {
+  Encoder e;
+  e.PutVarint(v);
+  e.PutVarint(b);
+  return txn.Put(dbs_.refs, Key(id), e.str());
+}
+
+Status ObjectStore::StoreWhole(LmdbTxn& txn, const ObjectId& id, ByteView content,
+                               uint64_t* written) {
+  DK_ASSIGN_OR_RETURN(Bytes z, ZstdCompress(content, opts_.zstd_level));
+  ObjectHeader h;
+  h.codec = ObjectCodec::kZstd;
+  h.raw_size = content.size();
+  std::string value = EncodeHeader(h);
+  value.append(AsChars(z));
+  DK_RETURN_IF_ERROR(txn.Put(dbs_.objects, Key(id), value));
+  DK_RETURN_IF_ERROR(SetRefs(txn, id, 0, 0));
+  *written = value.size();
+  return Status::Ok();
+}
+
+Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView content,
+                                  const std::vector<ObjectId>& bases, ByteView base_bytes,
+                                  bool force_whole) {
+  if (Exists(txn, id)) return uint64_t{0};
+  StoragePolicy policy(opts_);
+  uint32_t depth = 0;
+  for (const auto& b : bases) {
+    DK_ASSIGN_OR_RETURN(ObjectHeader bh, Header(txn, b));
+    depth = std::max(depth, bh.depth);
+  }
+  uint64_t written = 0;
+  if (bases.empty() || base_bytes.empty() || !policy.TryDelta(content.size(), depth, force_whole)) {
+    DK_RETURN_IF_ERROR(StoreWhole(txn, id, content, &written));
+    return written;
+  }
+  DK_ASSIGN_OR_RETURN(Bytes whole, ZstdCompress(content, opts_.zstd_level));
+  Bytes best;
+  DeltaEngine best_engine = DeltaEngine::kZstdPatchFrom;
+  DeltaOptions dopts;
+  dopts.zstd_level = opts_.delta_zstd_level;
+  for (DeltaEngine e : policy.Engines(content.size())) {
+    auto patch = MakeDelta(e, base_bytes, content, dopts);
+    if (!patch.ok()) continue;  // e.g. over the engine's size bound: other engine or whole
+    if (best.empty() || patch->size() < best.size()) {
+      best = std::move(*patch);
+      best_engine = e;
+    }
+  }
+  if (best.empty() || !policy.Worth(best.size(), whole.size())) {
+    ObjectHeader h;
+    h.raw_size = content.size();
+    std::string value = EncodeHeader(h);
+    value.append(AsChars(whole));
+    DK_RETURN_IF_ERROR(txn.Put(dbs_.objects, Key(id), value));
+    DK_RETURN_IF_ERROR(SetRefs(txn, id, 0, 0));
+    return static_cast<uint64_t>(value.size());
+  }
+  ObjectHeader h;
+  h.codec = ObjectCodec::kDelta;
+  h.engine = static_cast<uint8_t>(best_engine);
+  h.depth = depth + 1;
+  h.raw_size = content.size();
+  h.bases = bases;
+  std::string value = EncodeHeader(h);
+  value.append(AsChars(best));
+  DK_RETURN_IF_ERROR(txn.Put(dbs_.objects, Key(id), value));
+  DK_RETURN_IF_ERROR(SetRefs(txn, id, 0, 0));
+  for (const auto& b : bases) {
+    DK_ASSIGN_OR_RETURN(auto r, Refs(txn, b));
+    DK_RETURN_IF_ERROR(SetRefs(txn, b, r.first, r.second + 1));
+    DK_RETURN_IF_ERROR(txn.Put(dbs_.deps, Key(b) + Key(id), ""));
+  }
+  return static_cast<uint64_t>(value.size());
+}
+
+void ObjectStore::CachePut(const ObjectId& id, const Bytes& b) {
+  if (cache_.count(id)) return;
+  lru_.push_front(id);
+  cache_.emplace(id, std::make_pair(b, lru_.begin()));
+  if (lru_.size() > kCacheEntries) {
+    cache_.erase(lru_.back());
+    lru_.pop_back();
+  }
+}
+
+Result<Bytes> ObjectStore::Read(LmdbTxn& txn, const ObjectId& id) {
+  return ReadDepth(txn, id, kMaxDecodeDepth);
+}
+
+Result<Bytes> ObjectStore::ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth_left) {
+  if (auto it = cache_.find(id); it != cache_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.second);
+    return it->second.first;
+  }
+  if (depth_left <= 0) return Status::Corruption("object " + id.Hex() + ": delta chain too deep");
+  auto v = txn.Get(dbs_.objects, Key(id));
+  if (!v.ok()) {
+    if (v.status().IsNotFound())
+      return Status::Corruption("object " + id.Hex() + " is missing from the store");
+    return v.status().WithContext("object " + id.Hex());
+  }
+  std::string_view value = *v;
+  DK_ASSIGN_OR_RETURN(ObjectHeader h, ParseHeader(id, value));
+  ByteView payload = AsBytes(value.substr(h.payload_offset));
+  Bytes out;
+  if (h.codec == ObjectCodec::kZstd) {
+    unsigned long long declared = ZSTD_getFrameContentSize(payload.data(), payload.size());
+    if (declared != h.raw_size)
+      return Status::Corruption("object " + id.Hex() + ": compressed frame size mismatch");
+    out.resize(h.raw_size);
+    size_t n = ZSTD_decompress(out.data(), out.size(), payload.data(), payload.size());
+    if (ZSTD_isError(n) || n != h.raw_size) {
+      return Status::Corruption("object " + id.Hex() + ": cannot decompress: " +
+                                (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output"));
+    }
+  } else {
+    Bytes base;
+    for (const auto& b : h.bases) {
+      DK_ASSIGN_OR_RETURN(Bytes part, ReadDepth(txn, b, depth_left - 1));
+      base.insert(base.end(), part.begin(), part.end());
+    }
+    auto r = ApplyDelta(static_cast<DeltaEngine>(h.engine), base, payload, h.raw_size);
+    if (!r.ok()) return Status::Corruption("object " + id.Hex() + ": " + r.status().message());
+    out = std::move(*r);
+    if (out.size() != h.raw_size)
+      return Status::Corruption("object " + id.Hex() + ": patched size mismatch");
+  }
+  if (HashBytes(out) != id)
+    return Status::Corruption("object " + id.Hex() + ": content does not match its id");
+  CachePut(id, out);
+  return out;
+}
+
+Status ObjectStore::AddVersionRef(LmdbTxn& txn, const ObjectId& id) {
+  DK_ASSIGN_OR_RETURN(auto r, Refs(txn, id));
+  return SetRefs(txn, id, r.first + 1, r.second);
+}
+
+Status ObjectStore::Delete(LmdbTxn& txn, const ObjectId& id, uint64_t* freed) {
+  // Iterative to bound stack depth on long chains.
+  std::vector<ObjectId> work{id};
+  while (!work.empty()) {
+    ObjectId cur = work.back();
+    work.pop_back();
+    DK_ASSIGN_OR_RETURN(ObjectHeader h, Header(txn, cur));
+    DK_RETURN_IF_ERROR(txn.Del(dbs_.objects, Key(cur)));
+    DK_RETURN_IF_ERROR(txn.Del(dbs_.refs, Key(cur)));
+    cache_.erase(cur);
+    ++*freed;
+    for (const auto& b : h.bases) {
+      Status s = txn.Del(dbs_.deps, Key(b) + Key(cur));
+      if (!s.ok() && !s.IsNotFound()) return s;
+      DK_ASSIGN_OR_RETURN(auto r, Refs(txn, b));
+      uint64_t brefs = r.second ? r.second - 1 : 0;
+      if (r.first == 0 && brefs == 0) {
+        work.push_back(b);
+      } else {
+        DK_RETURN_IF_ERROR(SetRefs(txn, b, r.first, brefs));
+      }
+    }
+  }
+  lru_.remove_if([&](const ObjectId& x) { return !cache_.count(x); });
+  return Status::Ok();
+}
+
+Status ObjectStore::ReleaseVersionRef(LmdbTxn& txn, const ObjectId& id, uint64_t* freed) {
+  DK_ASSIGN_OR_RETURN(auto r, Refs(txn, id));
+  if (r.first == 0)
+    return Status::Corruption("object " + id.Hex() + ": released more often than referenced");
+  if (r.first == 1 && r.second == 0) return Delete(txn, id, freed);
+  return SetRefs(txn, id, r.first - 1, r.second);
+}
+
+Status ObjectStore::RebaseDependents(LmdbTxn& txn, const ObjectId& id, uint64_t* rebased,
+                                     uint64_t* freed) {
+  std::vector<ObjectId> deps;
+  {
+    DK_ASSIGN_OR_RETURN(LmdbCursor c, LmdbCursor::Open(txn, dbs_.deps));
+    std::string prefix = Key(id);
+    for (bool ok = c.Seek(prefix); ok && c.key().substr(0, 32) == prefix; ok = c.Next()) {
+      ObjectId dep;
+      std::memcpy(dep.bytes.data(), c.key().data() + 32, 32);
+      deps.push_back(dep);
+    }
+  }
+  for (const auto& dep : deps) {
+    DK_ASSIGN_OR_RETURN(Bytes content, Read(txn, dep));
+    DK_ASSIGN_OR_RETURN(ObjectHeader old, Header(txn, dep));
+    DK_ASSIGN_OR_RETURN(auto dep_refs, Refs(txn, dep));
+    uint64_t written;
+    DK_RETURN_IF_ERROR(StoreWhole(txn, dep, content, &written));
+    DK_RETURN_IF_ERROR(SetRefs(txn, dep, dep_refs.first, dep_refs.second));
+    ++*rebased;
+    for (const auto& b : old.bases) {
+      DK_RETURN_IF_ERROR(txn.Del(dbs_.deps, Key(b) + Key(dep)));
+      DK_ASSIGN_OR_RETURN(auto r, Refs(txn, b));
+      uint64_t brefs = r.second ? r.second - 1 : 0;
+      if (r.first == 0 && brefs == 0) {
+        DK_RETURN_IF_ERROR(Delete(txn, b, freed));
+      } else {
+        DK_RETURN_IF_ERROR(SetRefs(txn, b, r.first, brefs));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace dk

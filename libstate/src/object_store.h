@@ -1,0 +1,80 @@
+// ObjectStore: content-addressed objects inside the store's LMDB environment (private).
+//
+// Databases: "objects" id -> encoded object; "refs" id -> (vrefs, brefs); "deps" base||dep.
+// An object is stored whole (zstd) or as a delta against 1..4 base objects (the bases
+// concatenated are the patch's reference). vrefs counts version references, brefs counts
+// objects that use it as a delta base. An object is deleted when both reach zero; deleting
+// it releases its bases. Every read re-hashes the decoded bytes against the id.
+// All methods work inside the caller's transaction; none commits.
+#pragma once
+
+#include <lmdb.h>
+
+#include <list>
+#include <unordered_map>
+#include <vector>
+
+#include "libstate/hash.h"
+#include "libstate/options.h"
+#include "libstate/result.h"
+#include "lmdb_env.h"
+
+namespace dk {
+
+enum class ObjectCodec : uint8_t { kZstd = 1, kDelta = 2 };
+
+struct ObjectHeader {
+  ObjectCodec codec = ObjectCodec::kZstd;
+  uint8_t engine = 0;  // DeltaEngine for kDelta
+  uint32_t depth = 0;  // patches to apply to decode (0 = whole)
+  uint64_t raw_size = 0;
+  std::vector<ObjectId> bases;
+  size_t payload_offset = 0;
+};
+
+struct ObjectDbs {
+  MDB_dbi objects, refs, deps;
+};
+
+class ObjectStore {
+ public:
+  ObjectStore(ObjectDbs dbs, const StoreOptions& opts) : dbs_(dbs), opts_(opts) {}
+
+  bool Exists(LmdbTxn& txn, const ObjectId& id);
+  // Stores `content` (whose hash is `id`) whole, or as a delta against `bases` (existing
+  // objects whose decoded bytes, concatenated, are `base_bytes`) when the storage rules say
+  // the delta is worth it. No-op if the object exists. Returns the bytes written.
+  Result<uint64_t> Put(LmdbTxn& txn, const ObjectId& id, ByteView content,
+                       const std::vector<ObjectId>& bases, ByteView base_bytes, bool force_whole);
+  // Decoded, verified content.
+  Result<Bytes> Read(LmdbTxn& txn, const ObjectId& id);
+  Result<ObjectHeader> Header(LmdbTxn& txn, const ObjectId& id);
+  Status AddVersionRef(LmdbTxn& txn, const ObjectId& id);
+  // Drops a version reference; deletes the object (and releases its bases) at zero.
+  // *freed counts deleted objects.
+  Status ReleaseVersionRef(LmdbTxn& txn, const ObjectId& id, uint64_t* freed);
+  // Re-encodes, whole, every object that uses `id` as a delta base and has no version of its
+  // own left... (used by GC): rewrites dependents of `id` whole so `id` can be dropped.
+  Status RebaseDependents(LmdbTxn& txn, const ObjectId& id, uint64_t* rebased, uint64_t* freed);
+  // Reference counts (vrefs, brefs).
+  Result<std::pair<uint64_t, uint64_t>> Refs(LmdbTxn& txn, const ObjectId& id);
+  void ClearCache() { cache_.clear(); lru_.clear(); }
+
+ private:
+  Result<ObjectHeader> ParseHeader(const ObjectId& id, std::string_view value);
+  Status SetRefs(LmdbTxn& txn, const ObjectId& id, uint64_t v, uint64_t b);
+  Status Delete(LmdbTxn& txn, const ObjectId& id, uint64_t* freed);
+  Status StoreWhole(LmdbTxn& txn, const ObjectId& id, ByteView content, uint64_t* written);
+  Result<Bytes> ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth_left);
+  void CachePut(const ObjectId& id, const Bytes& b);
+
+  ObjectDbs dbs_;
+  const StoreOptions& opts_;
+  // Small LRU of decoded objects: neighbouring chunks share delta bases.
+  static constexpr size_t kCacheEntries = 16;
+  std::list<ObjectId> lru_;
+  std::unordered_map<ObjectId, std::pair<Bytes, std::list<ObjectId>::iterator>, ObjectIdHash>
+      cache_;
+};
+
+}  // namespace dk

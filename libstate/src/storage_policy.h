@@ -1,0 +1,51 @@
+// The storage rules, in one place: whether a new object is stored whole or as a delta,
+// with which engines, and whether a computed delta is worth keeping.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "libstate/delta.h"
+#include "libstate/options.h"
+
+namespace dk {
+
+class StoragePolicy {
+ public:
+  explicit StoragePolicy(const StoreOptions& o) : o_(o) {}
+
+  // A delta is attempted when the delta choice allows it, the object is not tiny, the file's
+  // snapshot interval has not come round (`force_whole`), and the chain stays within max_chain.
+  bool TryDelta(uint64_t size, uint32_t base_depth, bool force_whole) const {
+    if (o_.delta == DeltaChoice::kNone || force_whole) return false;
+    if (size < o_.delta_min_size) return false;
+    return base_depth + 1 <= o_.max_chain;
+  }
+  // Engines to try, best-first; the smallest result wins.
+  std::vector<DeltaEngine> Engines(uint64_t size) const {
+    switch (o_.delta) {
+      case DeltaChoice::kBsdiff: return {DeltaEngine::kBsdiff};
+      case DeltaChoice::kZstd: return {DeltaEngine::kZstdPatchFrom};
+      case DeltaChoice::kNone: return {};
+      case DeltaChoice::kAuto: break;
+    }
+    // bsdiff's add-block encoding wins on in-place numeric edits; zstd is faster and wins on
+    // moved text. Both are bounded by the chunk size (<= max chunk), so trying both is cheap.
+    if (size <= kBsdiffAutoLimit) return {DeltaEngine::kZstdPatchFrom, DeltaEngine::kBsdiff};
+    return {DeltaEngine::kZstdPatchFrom};
+  }
+  bool Worth(uint64_t patch_size, uint64_t whole_size) const {
+    return static_cast<double>(patch_size) <= o_.delta_max_ratio * static_cast<double>(whole_size);
+  }
+  // A snapshot (no delta) is due for version `seq` (1-based) of a file.
+  bool SnapshotDue(uint64_t seq) const {
+    return o_.snapshot_every == 0 ? seq == 1 : (seq - 1) % o_.snapshot_every == 0;
+  }
+
+  static constexpr uint64_t kBsdiffAutoLimit = 1 << 20;
+
+ private:
+  const StoreOptions& o_;
+};
+
+}  // namespace dk

@@ -1,0 +1,76 @@
+// StoreImpl: the LMDB-backed Store (private). See store.h for the contract and
+// libstate/FORMAT.md for the layout.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "fs_safe.h"
+#include "libstate/chunker.h"
+#include "libstate/store.h"
+#include "lmdb_env.h"
+#include "object_store.h"
+#include "records.h"
+
+namespace dk {
+
+struct StoreDbs {
+  MDB_dbi meta, objects, refs, deps, files, versions, sets;
+};
+
+class StoreImpl final : public Store {
+ public:
+  StoreImpl(std::string path, StoreOptions opts, OpenMode mode);
+  ~StoreImpl() override;
+  Status Init();
+
+  Result<CaptureResult> Capture(const std::string& root, const CaptureFilter& filter,
+                                const ProgressFn& progress) override;
+  Result<RestoreResult> Restore(const std::string& target, const RestoreRequest& req) override;
+  Result<std::vector<VersionInfo>> Log(const std::string& path) override;
+  Result<std::vector<SetInfo>> Sets() override;
+  Result<Bytes> ReadVersion(const std::string& path, uint64_t seq) override;
+  Result<VerifyReport> Verify(const ProgressFn& progress) override;
+  Result<GcReport> Gc(const RetentionPolicy& policy) override;
+  Result<StoreStats> Stats() override;
+
+ private:
+  friend class Migrator;
+  struct NewContent;  // chunks being written for one file version
+
+  Status OpenEnv();
+  Status OpenDbs(bool create);
+  Status MigrateIfNeeded(uint32_t schema);
+  int64_t Now() const { return opts_.clock ? opts_.clock() : SystemClockNs(); }
+
+  // Records a new version of `path` in `txn` (heads, refcounts, version record).
+  Status PutVersion(LmdbTxn& txn, VersionInfo v, FileHead head);
+  // Stores file content read from `fd` (or `data` when fd < 0) as chunks for version
+  // `seq` of `path`, deltas against `prev` when useful. Fills chunks/sizes/hash/root/stored.
+  Status StoreContent(LmdbTxn& txn, int fd, ByteView data, const VersionInfo* prev, uint64_t seq,
+                      VersionInfo* v, uint64_t* bytes_read);
+  Result<std::optional<FileHead>> GetHead(LmdbTxn& txn, std::string_view path);
+  Result<VersionInfo> GetVersion(LmdbTxn& txn, std::string_view path, uint64_t seq);
+  // Latest version of `path` recorded in a set <= `set`; nullopt if none.
+  Result<std::optional<VersionInfo>> VersionAtSet(LmdbTxn& txn, std::string_view path,
+                                                  uint64_t set);
+  // Reconstructs and verifies a file version's content.
+  Result<Bytes> Reconstruct(LmdbTxn& txn, const VersionInfo& v);
+  Result<ObjectId> ComputeSetRoot(LmdbTxn& txn, uint64_t* live, uint64_t* bytes);
+  Result<uint64_t> NextSet(LmdbTxn& txn);
+  Result<uint64_t> ResolveSet(LmdbTxn& txn, const RestoreRequest& req);
+
+  std::string path_;
+  StoreOptions opts_;
+  OpenMode mode_;
+  Logger* log_;
+  std::unique_ptr<Chunker> chunker_;
+  UniqueFd lock_fd_;
+  std::unique_ptr<LmdbEnv> env_;
+  StoreDbs dbs_{};
+  std::unique_ptr<ObjectStore> objects_;
+  std::mutex mu_;  // serialises writers and use of objects_' cache
+};
+
+}  // namespace dk

@@ -1,0 +1,278 @@
+// The shared suite every delta engine must pass (MakeDelta/ApplyDelta contract in delta.h).
+// Engine-specific format tests live in bsdiff_test.cpp and zstd_delta_test.cpp.
+#include "libstate/delta.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <random>
+#include <set>
+#include <string>
+
+#include "libstate/delta_test_data.h"
+
+namespace dk {
+namespace {
+
+using testing::DeltaPair;
+using testing::DeltaTestSeed;
+using testing::SeedTrace;
+
+constexpr size_t kUnlimited = std::numeric_limits<size_t>::max();
+
+class DeltaEngineTest : public ::testing::TestWithParam<DeltaEngine> {
+ protected:
+  DeltaEngine engine() const { return GetParam(); }
+
+  Bytes Make(ByteView base, ByteView target, const DeltaOptions& options = {}) {
+    Result<Bytes> patch = MakeDelta(engine(), base, target, options);
+    EXPECT_TRUE(patch.ok()) << patch.status();
+    return patch.ok() ? *patch : Bytes{};
+  }
+
+  // A small pair whose patch is a few hundred bytes: cheap to damage exhaustively.
+  static DeltaPair SmallPair(uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<std::string> lines = testing::RandomTextLines(rng, 4 << 10);
+    return {"small_text", testing::JoinLines(lines),
+            testing::JoinLines(testing::EditLines(lines, rng, 0.05))};
+  }
+};
+
+TEST_P(DeltaEngineTest, RoundTripsEveryStandardPair) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  for (const DeltaPair& pair : testing::StandardDeltaPairs(seed)) {
+    SCOPED_TRACE(pair.name);
+    Result<Bytes> patch = MakeDelta(engine(), pair.base, pair.target, DeltaOptions{});
+    ASSERT_TRUE(patch.ok()) << patch.status();
+    Result<Bytes> out = ApplyDelta(engine(), pair.base, *patch, pair.target.size());
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_TRUE(*out == pair.target) << "output differs (" << out->size() << " vs "
+                                     << pair.target.size() << " bytes)";
+  }
+}
+
+TEST_P(DeltaEngineTest, SmallEditsGiveSmallPatches) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  for (const DeltaPair& pair : testing::StandardDeltaPairs(seed)) {
+    SCOPED_TRACE(pair.name);
+    size_t limit;
+    if (pair.name == "random_1MiB_1pct_edits") {
+      limit = pair.target.size() / 25;  // measured ≈ 2.3%: 1% of bytes each cost ~2 bytes
+    } else if (pair.name == "identical_64KiB" || pair.name == "halves_swapped_128KiB" ||
+               pair.name == "truncated_10KiB") {
+      limit = 200;
+    } else if (pair.name == "text_line_edits_200KiB" || pair.name == "insert_delete_256KiB") {
+      limit = pair.target.size() / 20;
+    } else {
+      continue;
+    }
+    Bytes patch = Make(pair.base, pair.target);
+    EXPECT_LT(patch.size(), limit) << "target " << pair.target.size() << " bytes";
+  }
+}
+
+TEST_P(DeltaEngineTest, MakeDeltaIsDeterministic) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  DeltaPair pair = SmallPair(seed);
+  Bytes first = Make(pair.base, pair.target);
+  EXPECT_EQ(Make(pair.base, pair.target), first);
+  // Same bytes when base and target happen to sit next to each other in memory.
+  Bytes joined = pair.base;
+  joined.insert(joined.end(), pair.target.begin(), pair.target.end());
+  ByteView all(joined);
+  EXPECT_EQ(Make(all.first(pair.base.size()), all.subspan(pair.base.size())), first);
+}
+
+TEST_P(DeltaEngineTest, RefusesInputsAboveMaxInput) {
+  DeltaOptions options;
+  options.max_input = 100;
+  Bytes small(100, 1), big(101, 2);
+  EXPECT_TRUE(MakeDelta(engine(), small, small, options).ok());
+  for (auto [base, target] : {std::pair{&big, &small}, std::pair{&small, &big}}) {
+    Result<Bytes> r = MakeDelta(engine(), *base, *target, options);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("101 bytes"), std::string::npos) << r.status();
+    EXPECT_NE(r.status().message().find("100"), std::string::npos) << r.status();
+  }
+}
+
+TEST_P(DeltaEngineTest, RefusesDeclaredSizeAboveMaxOutput) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  DeltaPair pair = SmallPair(seed);
+  Bytes patch = Make(pair.base, pair.target);
+  const size_t n = pair.target.size();
+  EXPECT_TRUE(ApplyDelta(engine(), pair.base, patch, n).ok());
+  Result<Bytes> r = ApplyDelta(engine(), pair.base, patch, n - 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status();
+  EXPECT_NE(r.status().message().find("max_output " + std::to_string(n - 1)), std::string::npos)
+      << r.status();
+  // Empty target: max_output 0 is enough.
+  Bytes empty_patch = Make(pair.base, {});
+  EXPECT_TRUE(ApplyDelta(engine(), pair.base, empty_patch, 0).ok());
+}
+
+TEST_P(DeltaEngineTest, EveryTruncationIsCorruption) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  DeltaPair pair = SmallPair(seed);
+  Bytes patch = Make(pair.base, pair.target);
+  for (size_t cut = 0; cut < patch.size(); ++cut) {
+    Result<Bytes> r = ApplyDelta(engine(), pair.base, ByteView(patch).first(cut), kUnlimited);
+    ASSERT_FALSE(r.ok()) << "cut at " << cut << " of " << patch.size();
+    ASSERT_TRUE(r.status().IsCorruption()) << "cut at " << cut << ": " << r.status();
+  }
+}
+
+TEST_P(DeltaEngineTest, TruncatedLargePatchIsCorruption) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  std::mt19937_64 rng(seed);
+  Bytes base = testing::RandomBytes(rng, 1 << 20);
+  Bytes target = testing::ScatterEdits(base, rng, 0.01);
+  Bytes patch = Make(base, target);
+  for (int i = 0; i < 100; ++i) {
+    size_t cut = testing::Below(rng, patch.size());
+    Result<Bytes> r = ApplyDelta(engine(), base, ByteView(patch).first(cut), kUnlimited);
+    ASSERT_TRUE(!r.ok() && r.status().IsCorruption()) << "cut at " << cut << ": " << r.status();
+  }
+}
+
+TEST_P(DeltaEngineTest, TrailingBytesAreCorruption) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  DeltaPair pair = SmallPair(seed);
+  Bytes patch = Make(pair.base, pair.target);
+  for (Bytes tail : {Bytes{0}, Bytes{'B', 'Z', 'h', '9'}, Bytes(100, 0xAB)}) {
+    Bytes longer = patch;
+    longer.insert(longer.end(), tail.begin(), tail.end());
+    Result<Bytes> r = ApplyDelta(engine(), pair.base, longer, kUnlimited);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(r.status().IsCorruption()) << r.status();
+  }
+}
+
+// Every single-bit flip is reported as Corruption. BSDIFF40 has two kinds of bits no reader
+// can check, and flipping those yields the exact target: the block-size digit of each bzip2
+// stream header ("BZh9" read as "BZh8"/"BZh1" still decodes a small block) and the padding
+// bits of each stream's last byte. They are allowed here, and only there.
+TEST_P(DeltaEngineTest, EveryBitFlipIsCorruption) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  DeltaPair pair = SmallPair(seed);
+  Bytes patch = Make(pair.base, pair.target);
+  std::set<size_t> uncheckable;
+  if (engine() == DeltaEngine::kBsdiff) {
+    auto offt = [&](size_t at) {
+      uint64_t v = 0;
+      for (int i = 7; i >= 0; --i) v = v << 8 | patch[at + static_cast<size_t>(i)];
+      return static_cast<size_t>(v);
+    };
+    const size_t ctrl = 32, diff = ctrl + offt(8), extra = diff + offt(16);
+    for (auto [start, end] : {std::pair{ctrl, diff}, {diff, extra}, {extra, patch.size()}}) {
+      uncheckable.insert(start + 3);
+      uncheckable.insert(end - 1);
+    }
+  }
+  int benign = 0;
+  for (size_t byte = 0; byte < patch.size(); ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      Bytes bad = patch;
+      bad[byte] ^= static_cast<uint8_t>(1 << bit);
+      Result<Bytes> r = ApplyDelta(engine(), pair.base, bad, kUnlimited);
+      if (r.ok() && uncheckable.count(byte) && *r == pair.target) {
+        ++benign;
+        continue;
+      }
+      ASSERT_FALSE(r.ok()) << "flip of bit " << bit << " of byte " << byte << " of "
+                           << patch.size() << " went unnoticed";
+      ASSERT_TRUE(r.status().IsCorruption()) << "byte " << byte << ": " << r.status();
+    }
+  }
+  if (engine() == DeltaEngine::kZstdPatchFrom) {
+    EXPECT_EQ(benign, 0);
+  }
+}
+
+TEST_P(DeltaEngineTest, GarbageIsCorruption) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  std::mt19937_64 rng(seed);
+  DeltaPair pair = SmallPair(seed);
+  Bytes patch = Make(pair.base, pair.target);
+  for (int i = 0; i < 200; ++i) {
+    Bytes bad = testing::RandomBytes(rng, testing::Below(rng, 2 * patch.size()));
+    // Half keep the real header, so the damage reaches the streams behind it.
+    if (i % 2 == 0 && bad.size() >= 32) std::copy_n(patch.begin(), 32, bad.begin());
+    Result<Bytes> r = ApplyDelta(engine(), pair.base, bad, kUnlimited);
+    ASSERT_FALSE(r.ok()) << "garbage #" << i;
+    ASSERT_TRUE(r.status().IsCorruption()) << "garbage #" << i << ": " << r.status();
+  }
+}
+
+TEST_P(DeltaEngineTest, WrongMagicIsCorruption) {
+  DeltaPair pair = SmallPair(DeltaTestSeed());
+  Bytes patch = Make(pair.base, pair.target);
+  patch[0] ^= 0x20;
+  Result<Bytes> r = ApplyDelta(engine(), pair.base, patch, kUnlimited);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption());
+  EXPECT_NE(r.status().message().find("magic"), std::string::npos) << r.status();
+}
+
+TEST_P(DeltaEngineTest, OtherEnginesPatchIsCorruption) {
+  DeltaPair pair = SmallPair(DeltaTestSeed());
+  DeltaEngine other = engine() == DeltaEngine::kBsdiff ? DeltaEngine::kZstdPatchFrom
+                                                       : DeltaEngine::kBsdiff;
+  Result<Bytes> patch = MakeDelta(other, pair.base, pair.target, {});
+  ASSERT_TRUE(patch.ok());
+  Result<Bytes> r = ApplyDelta(engine(), pair.base, *patch, kUnlimited);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status();
+}
+
+TEST_P(DeltaEngineTest, MessagesNameTheEngine) {
+  Result<Bytes> r = ApplyDelta(engine(), {}, {}, kUnlimited);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption());
+  const std::string want = engine() == DeltaEngine::kBsdiff ? "bsdiff" : "zstd";
+  EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status();
+}
+
+INSTANTIATE_TEST_SUITE_P(AllEngines, DeltaEngineTest,
+                         ::testing::Values(DeltaEngine::kBsdiff, DeltaEngine::kZstdPatchFrom),
+                         [](const ::testing::TestParamInfo<DeltaEngine>& p) {
+                           return std::string(DeltaEngineName(p.param));
+                         });
+
+TEST(DeltaEngineNameTest, NamesRoundTrip) {
+  for (DeltaEngine e : {DeltaEngine::kBsdiff, DeltaEngine::kZstdPatchFrom}) {
+    EXPECT_EQ(ParseDeltaEngine(DeltaEngineName(e)), e);
+  }
+  EXPECT_EQ(DeltaEngineName(DeltaEngine::kBsdiff), "bsdiff");
+  EXPECT_EQ(DeltaEngineName(DeltaEngine::kZstdPatchFrom), "zstd");
+  EXPECT_EQ(ParseDeltaEngine("BSDIFF"), std::nullopt);
+  EXPECT_EQ(ParseDeltaEngine(""), std::nullopt);
+  EXPECT_EQ(ParseDeltaEngine("xdelta"), std::nullopt);
+  EXPECT_EQ(DeltaEngineName(static_cast<DeltaEngine>(9)), "unknown");
+}
+
+TEST(DeltaEngineNameTest, UnknownEngineIsInvalidArgument) {
+  const auto bogus = static_cast<DeltaEngine>(9);
+  Bytes data(10, 1);
+  Result<Bytes> made = MakeDelta(bogus, data, data, {});
+  ASSERT_FALSE(made.ok());
+  EXPECT_EQ(made.status().code(), StatusCode::kInvalidArgument);
+  Result<Bytes> applied = ApplyDelta(bogus, data, data, 100);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace dk

@@ -1,0 +1,489 @@
+// Store end to end: the seven integration cases of the Go prototype
+// (/work/shared/reference/phase4-test-results.md), done for real — every version restored
+// byte-exact, migration of a realistic v1 store, corruption that is actually detected.
+#include "libstate/store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "libstate/legacy_v1.h"
+#include "libstate/merkle.h"
+#include "libstate/store_test_util.h"
+
+namespace dk {
+namespace {
+
+using namespace dk::testing;  // NOLINT: test helpers
+
+class StoreTest : public ::testing::Test {
+ protected:
+  StoreOptions Opts() {
+    StoreOptions o = FastOptions();
+    o.clock = clock_.Fn();
+    return o;
+  }
+  std::unique_ptr<Store> Open(const StoreOptions& o, OpenMode m = OpenMode::kCreate) {
+    return OpenStoreOrDie(store_, o, m);
+  }
+  // A new, not yet existing directory for a restore.
+  std::string Fresh() { return tmp_.Sub("restore" + std::to_string(++restores_)); }
+  Tree RestoreTree(Store& s, std::optional<uint64_t> set) {
+    RestoreRequest r;
+    r.set = set;
+    std::string dir = Fresh();
+    RestoreOrDie(s, dir, r);
+    return ReadTree(dir);
+  }
+
+  TempDir tmp_;
+  const std::string store_ = tmp_.Sub("store");
+  const std::string src_ = tmp_.Sub("src");
+  FakeClock clock_;
+  int restores_ = 0;
+};
+
+// A small edit that changes the size (so it is seen whatever the timestamp granularity):
+// overwrite a few bytes and insert a few.
+Bytes SmallEdit(SplitMix64& rng, Bytes b) {
+  for (int i = 0; i < 4 && !b.empty(); ++i) b[rng.Below(b.size())] = static_cast<uint8_t>(rng.Next());
+  Bytes ins = rng.RandomBytes(1 + rng.Below(5));
+  b.insert(b.begin() + static_cast<ptrdiff_t>(rng.Below(b.size() + 1)), ins.begin(), ins.end());
+  return b;
+}
+
+// --- 1. TestBinaryDiffsEndToEnd ------------------------------------------------------------
+
+TEST_F(StoreTest, EndToEndCreateModifyRestoreGivesBackEachStateExactly) {
+  const uint64_t seed = TestSeed(1);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  SplitMix64 rng(seed);
+  WriteFile(src_ + "/test.txt", "Version 1: original content of the test file\n", 0640);
+  Bytes blob = rng.RandomBytes(50000);
+  WriteFile(src_ + "/data/blob.bin", blob, 0600);
+  MakeDirs(src_ + "/empty", 0750);
+  MakeSymlink("test.txt", src_ + "/link");
+  auto s = Open(Opts());
+
+  CaptureResult c1 = CaptureOrDie(*s, src_);
+  EXPECT_EQ(c1.set, 1u);
+  EXPECT_EQ(c1.changed, 5u);  // test.txt, data, data/blob.bin, empty, link
+  Tree t1 = ReadTree(src_);
+
+  clock_.Advance(kSecondNs);
+  WriteFile(src_ + "/test.txt", "Version 2: modified content with different text, longer\n", 0640);
+  for (size_t i = 1000; i < 1100; ++i) blob[i] ^= 0x5a;
+  blob.push_back(7);
+  WriteFile(src_ + "/data/blob.bin", blob, 0600);
+  CaptureResult c2 = CaptureOrDie(*s, src_);
+  EXPECT_EQ(c2.set, 2u);
+  EXPECT_EQ(c2.changed, 2u);
+  EXPECT_EQ(c2.unchanged, 3u);
+  Tree t2 = ReadTree(src_);
+
+  EXPECT_EQ(DiffTrees(t1, RestoreTree(*s, 1), true), "");
+  EXPECT_EQ(DiffTrees(t2, RestoreTree(*s, std::nullopt), true), "");
+
+  auto log = LogOrDie(*s, "test.txt");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(ReadVersionOrDie(*s, "test.txt", 1), t1["test.txt"].content);
+  EXPECT_EQ(ReadVersionOrDie(*s, "test.txt", 2), t2["test.txt"].content);
+  EXPECT_EQ(ReadVersionOrDie(*s, "data/blob.bin", 1), t1["data/blob.bin"].content);
+  EXPECT_EQ(ReadVersionOrDie(*s, "data/blob.bin", 2), t2["data/blob.bin"].content);
+
+  // Restoring the latest state over a damaged copy of the source repairs it.
+  RemoveTree(src_ + "/test.txt");
+  WriteFile(src_ + "/data/blob.bin", "garbage", 0777);
+  RemoveTree(src_ + "/empty");
+  RestoreResult r = RestoreOrDie(*s, src_);
+  EXPECT_EQ(r.set, 2u);
+  EXPECT_EQ(r.files, 2u);
+  EXPECT_EQ(r.symlinks, 1u);
+  EXPECT_EQ(r.dirs, 2u);
+  EXPECT_EQ(r.root, c2.root);
+  EXPECT_EQ(DiffTrees(t2, ReadTree(src_), true), "");
+  EXPECT_EQ(VerifyProblems(*s), "");
+}
+
+// --- 2. TestMigrationMVPToDiff ---------------------------------------------------------------
+
+TEST_F(StoreTest, MigrationFromV1KeepsEveryVersionByteExact) {
+  const uint64_t seed = TestSeed(2);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  SplitMix64 rng(seed);
+  const int64_t t0 = clock_.now() - 100 * kHourNs;
+  const size_t kSizes[] = {0, 1, 100, 3000, 20000, 70000, 300000};
+  const uint32_t kModes[] = {0644, 0600, 0755, 0640};
+  std::vector<V1Snapshot> snaps;
+  std::map<std::string, std::vector<V1Snapshot>> by_path;
+  std::set<int64_t> times;
+  for (int i = 0; i < 120; ++i) {
+    std::string path = (i % 3 == 0) ? "f" + std::to_string(i) + ".txt"
+                                    : "dir" + std::to_string(i % 7) + "/sub/f" + std::to_string(i);
+    const int versions = 1 + static_cast<int>(rng.Below(5));
+    size_t size = kSizes[rng.Below(i % 20 == 0 ? 7 : 6)];  // a few 300 KB (chunked) files
+    Bytes content = (i % 2) ? rng.RandomBytes(size) : TextBytes(rng, size);
+    for (int v = 0; v < versions; ++v) {
+      V1Snapshot s;
+      s.path = path;
+      // Five rounds of snapshots shared by most files, plus a few files at their own times.
+      s.time_ns = t0 + v * kHourNs + ((i % 11 == 0) ? (i + 1) * kSecondNs : 0);
+      s.mode = kModes[(i + v) % 4];
+      if (v > 0) {
+        content = rng.OneIn(3) ? rng.RandomBytes(kSizes[rng.Below(6)]) : SmallEdit(rng, content);
+      }
+      std::string tag = "#v" + std::to_string(v);  // consecutive snapshots always differ
+      content.insert(content.end(), tag.begin(), tag.end());
+      s.content = content;
+      times.insert(s.time_ns);
+      by_path[path].push_back(s);
+      snaps.push_back(s);
+    }
+  }
+  // Interleave paths the way a v1 store accumulated them (order of seqs per path kept).
+  ASSERT_TRUE(WriteV1Store(store_, snaps).ok());
+
+  {
+    auto ro = Store::Open(store_, Opts(), OpenMode::kReadOnly);
+    ASSERT_FALSE(ro.ok());
+    EXPECT_EQ(ro.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(ro.status().message().find("schema 1"), std::string::npos) << ro.status();
+  }
+  {
+    auto s = Open(Opts(), OpenMode::kReadWrite);
+    auto sets = s->Sets();
+    ASSERT_TRUE(sets.ok()) << sets.status();
+    ASSERT_EQ(sets->size(), times.size());
+    std::vector<int64_t> set_times;
+    for (const auto& si : *sets) set_times.push_back(si.time_ns);
+    EXPECT_EQ(set_times, std::vector<int64_t>(times.begin(), times.end()));
+
+    for (const auto& [path, versions] : by_path) {
+      auto log = LogOrDie(*s, path);
+      ASSERT_EQ(log.size(), versions.size()) << path;
+      for (size_t k = 0; k < versions.size(); ++k) {
+        SCOPED_TRACE(path + " version " + std::to_string(k + 1));
+        EXPECT_EQ(log[k].seq, k + 1);
+        EXPECT_EQ(log[k].time_ns, versions[k].time_ns);
+        EXPECT_EQ(log[k].mode, versions[k].mode);
+        EXPECT_EQ(log[k].size, versions[k].content.size());
+        EXPECT_EQ(log[k].content_hash, HashBytes(versions[k].content));
+        EXPECT_EQ(ReadVersionOrDie(*s, path, k + 1), ToString(versions[k].content));
+      }
+    }
+    EXPECT_EQ(VerifyProblems(*s), "");
+
+    // Every capture set restores the v1 state at its time.
+    for (const auto& si : *sets) {
+      SCOPED_TRACE("set " + std::to_string(si.set));
+      Tree want;
+      for (const auto& [path, versions] : by_path) {
+        const V1Snapshot* at = nullptr;
+        for (const auto& v : versions)
+          if (v.time_ns <= si.time_ns) at = &v;
+        if (!at) continue;
+        TreeEntry e;
+        e.mode = at->mode;
+        e.content = ToString(at->content);
+        e.mtime_ns = at->time_ns;
+        want[path] = e;
+        for (size_t slash = path.find('/'); slash != std::string::npos;
+             slash = path.find('/', slash + 1)) {
+          TreeEntry d;
+          d.type = EntryType::kDir;
+          d.mode = 0755;
+          want[path.substr(0, slash)] = d;
+        }
+      }
+      EXPECT_EQ(DiffTrees(want, RestoreTree(*s, si.set), true), "");
+    }
+  }
+  {
+    RawStoreForTest raw(store_);
+    EXPECT_EQ(raw.Get("meta", "schema"), std::optional<std::string>("2"));
+    EXPECT_FALSE(raw.HasDb("snapshots"));
+  }
+  auto ro = Store::Open(store_, Opts(), OpenMode::kReadOnly);
+  ASSERT_TRUE(ro.ok()) << ro.status();
+  auto stats = (*ro)->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->schema_version, 2u);
+  EXPECT_EQ(stats->files, by_path.size());
+  EXPECT_EQ(stats->versions, snaps.size());
+}
+
+// --- 3. TestMultiVersionDiffChain ------------------------------------------------------------
+
+TEST_F(StoreTest, FifteenVersionChainAcrossSnapshotIntervalsRestoresEveryVersion) {
+  const uint64_t seed = TestSeed(3);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  SplitMix64 rng(seed);
+  StoreOptions o = Opts();
+  o.snapshot_every = 10;
+  auto s = Open(o);
+  Bytes content = rng.RandomBytes(8192);  // below the chunker's minimum: one chunk
+  WriteFile(src_ + "/other.txt", "unchanged neighbour\n");
+  std::vector<Bytes> contents;
+  std::vector<Tree> trees;
+  std::vector<uint64_t> sets;
+  for (int v = 1; v <= 15; ++v) {
+    if (v > 1) content = SmallEdit(rng, content);
+    WriteFile(src_ + "/chain.bin", content, 0600);
+    clock_.Advance(kSecondNs * 60);
+    sets.push_back(CaptureOrDie(*s, src_).set);
+    contents.push_back(content);
+    trees.push_back(ReadTree(src_));
+  }
+  auto log = LogOrDie(*s, "chain.bin");
+  ASSERT_EQ(log.size(), 15u);
+  for (size_t i = 0; i < 15; ++i) {
+    const uint64_t seq = i + 1;
+    SCOPED_TRACE("version " + std::to_string(seq));
+    EXPECT_EQ(log[i].seq, seq);
+    EXPECT_EQ(log[i].set, sets[i]);
+    VersionKind want = (seq == 1 || seq == 11) ? VersionKind::kSnapshot : VersionKind::kDelta;
+    EXPECT_EQ(VersionKindName(log[i].kind), VersionKindName(want));
+    EXPECT_EQ(ReadVersionOrDie(*s, "chain.bin", seq), ToString(contents[i]));
+    EXPECT_EQ(DiffTrees(trees[i], RestoreTree(*s, sets[i]), true), "");
+    if (want == VersionKind::kDelta) {
+      EXPECT_LT(log[i].new_stored_bytes, 1000u);  // a patch, not another 8 KiB
+    }
+  }
+  EXPECT_EQ(VerifyProblems(*s), "");
+}
+
+// --- 4. TestLargeFileChunking ----------------------------------------------------------------
+
+TEST_F(StoreTest, TenMebibyteFileIsChunkedAndRestoredByteExact) {
+  const uint64_t seed = TestSeed(4);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  SplitMix64 rng(seed);
+  Bytes big = rng.RandomBytes(10u << 20);
+  WriteFile(src_ + "/big.bin", big);
+  auto s = Open(Opts());
+  CaptureOrDie(*s, src_);
+  auto log = LogOrDie(*s, "big.bin");
+  ASSERT_EQ(log.size(), 1u);
+  const VersionInfo& v = log[0];
+  EXPECT_EQ(VersionKindName(v.kind), "chunked");
+  const ChunkerParams p;
+  EXPECT_GE(v.chunks.size(), (10u << 20) / p.max_size);
+  EXPECT_LE(v.chunks.size(), (10u << 20) / p.min_size);
+  ASSERT_EQ(v.chunk_sizes.size(), v.chunks.size());
+  uint64_t sum = 0;
+  for (uint32_t c : v.chunk_sizes) sum += c;
+  EXPECT_EQ(sum, big.size());
+  EXPECT_EQ(v.size, big.size());
+  EXPECT_EQ(v.content_hash, HashBytes(big));
+  EXPECT_EQ(v.root, MerkleRoot(v.chunks));
+  EXPECT_EQ(std::set<ObjectId>(v.chunks.begin(), v.chunks.end()).size(), v.chunks.size());
+  EXPECT_TRUE(ReadVersionOrDie(*s, "big.bin", 1) == ToString(big));
+  Tree t = RestoreTree(*s, std::nullopt);
+  EXPECT_TRUE(t["big.bin"].content == ToString(big));
+
+  // An insertion in the middle costs a chunk or two, not another 10 MiB.
+  Bytes ins = rng.RandomBytes(100);
+  big.insert(big.begin() + (5 << 20), ins.begin(), ins.end());
+  WriteFile(src_ + "/big.bin", big);
+  clock_.Advance(kSecondNs);
+  CaptureResult c2 = CaptureOrDie(*s, src_);
+  EXPECT_LT(c2.bytes_stored, 3u * p.max_size);
+  auto log2 = LogOrDie(*s, "big.bin");
+  ASSERT_EQ(log2.size(), 2u);
+  std::set<ObjectId> old(v.chunks.begin(), v.chunks.end());
+  size_t fresh = 0;
+  for (const auto& id : log2[1].chunks) fresh += old.count(id) ? 0 : 1;
+  EXPECT_LE(fresh, 3u);
+  EXPECT_TRUE(ReadVersionOrDie(*s, "big.bin", 2) == ToString(big));
+  EXPECT_TRUE(RestoreTree(*s, 1)["big.bin"].content == t["big.bin"].content);
+  EXPECT_TRUE(RestoreTree(*s, 2)["big.bin"].content == ToString(big));
+  auto st = s->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_LE(st->objects, v.chunks.size() + 3);
+  EXPECT_EQ(VerifyProblems(*s), "");
+}
+
+// --- 5. TestMerkleIntegrity ------------------------------------------------------------------
+
+TEST_F(StoreTest, MerkleIntegrityDetectsACorruptedObjectAndNamesFileVersionAndObject) {
+  const uint64_t seed = TestSeed(5);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  SplitMix64 rng(seed);
+  WriteFile(src_ + "/a.txt", TextBytes(rng, 5000));
+  WriteFile(src_ + "/b.txt", TextBytes(rng, 6000));
+  Bytes big = rng.RandomBytes(200000);
+  WriteFile(src_ + "/big.bin", big);
+  Tree before = ReadTree(src_);
+  ObjectId victim;
+  {
+    auto s = Open(Opts());
+    CaptureResult c = CaptureOrDie(*s, src_);
+    // Roots are over content: the file root over its chunk ids, the set root over entries.
+    auto log = LogOrDie(*s, "big.bin");
+    ASSERT_GE(log[0].chunks.size(), 2u);
+    EXPECT_EQ(log[0].root, MerkleRoot(log[0].chunks));
+    EXPECT_EQ(log[0].content_hash, HashBytes(big));
+    auto sets = s->Sets();
+    ASSERT_TRUE(sets.ok());
+    ASSERT_EQ(sets->size(), 1u);
+    EXPECT_EQ((*sets)[0].root, c.root);
+    EXPECT_FALSE(c.root.IsZero());
+    EXPECT_EQ(VerifyProblems(*s), "");
+    victim = log[0].chunks[1];
+  }
+  // Flip one byte in the middle of the stored (compressed) object.
+  CorruptObjectForTest(store_, victim, [](std::string* v) { (*v)[v->size() / 2] ^= 0x10; });
+
+  auto s = Open(Opts(), OpenMode::kReadWrite);
+  auto rv = s->ReadVersion("big.bin", 1);
+  ASSERT_FALSE(rv.ok());
+  EXPECT_EQ(rv.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(rv.status().message().find("big.bin"), std::string::npos) << rv.status();
+  EXPECT_NE(rv.status().message().find("version 1"), std::string::npos) << rv.status();
+  EXPECT_NE(rv.status().message().find(victim.Hex()), std::string::npos) << rv.status();
+  EXPECT_EQ(ReadVersionOrDie(*s, "a.txt", 1), before["a.txt"].content);
+
+  std::string target = Fresh();
+  auto r = s->Restore(target, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->failures.size(), 1u);
+  EXPECT_EQ(r->failures[0].path, "big.bin");
+  EXPECT_EQ(r->failures[0].seq, 1u);
+  EXPECT_NE(r->failures[0].error.find("Corruption"), std::string::npos) << r->failures[0].error;
+  EXPECT_NE(r->failures[0].error.find("big.bin"), std::string::npos) << r->failures[0].error;
+  EXPECT_NE(r->failures[0].error.find("version 1"), std::string::npos) << r->failures[0].error;
+  EXPECT_NE(r->failures[0].error.find(victim.Hex()), std::string::npos) << r->failures[0].error;
+  EXPECT_EQ(r->files, 2u);
+  Tree got = ReadTree(target);
+  Tree want = before;
+  want.erase("big.bin");  // verified before writing: nothing half-restored
+  EXPECT_EQ(DiffTrees(want, got, true), "");
+
+  auto rep = s->Verify();
+  ASSERT_TRUE(rep.ok());
+  ASSERT_FALSE(rep->problems.empty());
+  bool named = false;
+  for (const auto& p : rep->problems) named = named || p.find(victim.Hex()) != std::string::npos;
+  EXPECT_TRUE(named) << VerifyProblems(*s);
+}
+
+// --- 6. TestCASDeduplication -----------------------------------------------------------------
+
+TEST_F(StoreTest, IdenticalContentIsStoredOnceWithOneReferencePerVersion) {
+  const uint64_t seed = TestSeed(6);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  SplitMix64 rng(seed);
+  Bytes same = rng.RandomBytes(10000);
+  WriteFile(src_ + "/x/one.dat", same);
+  WriteFile(src_ + "/y/two.dat", same, 0600);  // the mode is metadata, not content
+  ObjectId id;
+  {
+    auto s = Open(Opts());
+    CaptureOrDie(*s, src_);
+    auto st = s->Stats();
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->objects, 1u);
+    auto a = LogOrDie(*s, "x/one.dat"), b = LogOrDie(*s, "y/two.dat");
+    ASSERT_EQ(a[0].chunks.size(), 1u);
+    EXPECT_EQ(a[0].chunks, b[0].chunks);
+    EXPECT_EQ(a[0].chunks[0], HashBytes(same));
+    EXPECT_EQ(b[0].new_stored_bytes, 0u);  // the second reference stored nothing
+    id = a[0].chunks[0];
+  }
+  EXPECT_EQ(ObjectRefsForTest(store_, id), (std::pair<uint64_t, uint64_t>{2, 0}));
+  {
+    // A large file and its copy share all chunks.
+    Bytes big = rng.RandomBytes(1u << 20);
+    WriteFile(src_ + "/big1", big);
+    WriteFile(src_ + "/big2", big);
+    auto s = Open(Opts(), OpenMode::kReadWrite);
+    clock_.Advance(kSecondNs);
+    CaptureOrDie(*s, src_);
+    auto log = LogOrDie(*s, "big1");
+    EXPECT_EQ(LogOrDie(*s, "big2")[0].chunks, log[0].chunks);
+    auto st = s->Stats();
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->objects, 1u + std::set<ObjectId>(log[0].chunks.begin(), log[0].chunks.end()).size());
+
+    // Deleting one copy keeps its history (and reference); retention then drops it.
+    RemoveTree(src_ + "/y");
+    clock_.Advance(kSecondNs);
+    CaptureOrDie(*s, src_);
+  }
+  EXPECT_EQ(ObjectRefsForTest(store_, id), (std::pair<uint64_t, uint64_t>{2, 0}));
+  {
+    auto s = Open(Opts(), OpenMode::kReadWrite);
+    RetentionPolicy keep1;
+    keep1.keep_last = 1;
+    auto g = s->Gc(keep1);
+    ASSERT_TRUE(g.ok()) << g.status();
+    EXPECT_EQ(g->objects_freed, 0u);  // x/one.dat still holds the content
+    EXPECT_EQ(VerifyProblems(*s), "");
+  }
+  EXPECT_EQ(ObjectRefsForTest(store_, id), (std::pair<uint64_t, uint64_t>{1, 0}));
+  {
+    auto s = Open(Opts(), OpenMode::kReadWrite);
+    RemoveTree(src_ + "/x");
+    clock_.Advance(kSecondNs);
+    CaptureOrDie(*s, src_);
+    RetentionPolicy keep1;
+    keep1.keep_last = 1;
+    auto g = s->Gc(keep1);
+    ASSERT_TRUE(g.ok()) << g.status();
+    EXPECT_EQ(g->objects_freed, 1u);
+    EXPECT_EQ(VerifyProblems(*s), "");
+  }
+  EXPECT_EQ(ObjectRefsForTest(store_, id), std::nullopt);
+}
+
+// --- 7. TestSnapshotInterval -----------------------------------------------------------------
+
+struct IntervalCase {
+  uint32_t snapshot_every;
+  uint32_t max_chain;
+  std::set<uint64_t> snapshots;  // versions expected whole
+};
+
+class SnapshotIntervalTest : public StoreTest, public ::testing::WithParamInterface<IntervalCase> {};
+
+TEST_P(SnapshotIntervalTest, TwelveVersionsAreSnapshotsExactlyWhereTheIntervalSays) {
+  const IntervalCase& ic = GetParam();
+  const uint64_t seed = TestSeed(7);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  SplitMix64 rng(seed);
+  StoreOptions o = Opts();
+  o.snapshot_every = ic.snapshot_every;
+  o.max_chain = ic.max_chain;
+  auto s = Open(o);
+  Bytes content = TextBytes(rng, 6000);
+  std::vector<Bytes> contents;
+  for (int v = 1; v <= 12; ++v) {
+    if (v > 1) content = SmallEdit(rng, content);
+    WriteFile(src_ + "/wal.log", content);
+    clock_.Advance(kSecondNs);
+    CaptureOrDie(*s, src_);
+    contents.push_back(content);
+  }
+  auto log = LogOrDie(*s, "wal.log");
+  ASSERT_EQ(log.size(), 12u);
+  for (uint64_t seq = 1; seq <= 12; ++seq) {
+    SCOPED_TRACE("version " + std::to_string(seq));
+    const VersionInfo& v = log[seq - 1];
+    EXPECT_EQ(VersionKindName(v.kind),
+              ic.snapshots.count(seq) ? "snapshot" : "delta");
+    EXPECT_EQ(ReadVersionOrDie(*s, "wal.log", seq), ToString(contents[seq - 1]));
+  }
+  EXPECT_EQ(VerifyProblems(*s), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Intervals, SnapshotIntervalTest,
+    ::testing::Values(IntervalCase{10, 16, {1, 11}}, IntervalCase{5, 16, {1, 6, 11}},
+                      IntervalCase{1, 16, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}},
+                      // No interval: only the chain bound forces a snapshot.
+                      IntervalCase{0, 4, {1, 6, 11}}, IntervalCase{0, 16, {1}}));
+
+}  // namespace
+}  // namespace dk

@@ -1,0 +1,253 @@
+// "DKZP" (zstd patch-from) format tests: header fields that lie, frames that do not fit, the
+// digest, the long-distance-matching switch. The shared engine contract is in delta_test.cpp.
+#include "zstd_delta.h"
+
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+#include <limits>
+#include <random>
+#include <string>
+
+#include "libstate/delta.h"
+#include "libstate/delta_test_data.h"
+
+namespace dk {
+namespace {
+
+using testing::DeltaTestSeed;
+using testing::SeedTrace;
+
+constexpr size_t kUnlimited = std::numeric_limits<size_t>::max();
+
+Bytes Str(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+void Store64(uint64_t v, uint8_t* p) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+struct Fixture {
+  Bytes base;
+  Bytes target;
+  Bytes patch;
+};
+
+Fixture MakeFixture(bool checksum = true) {
+  std::mt19937_64 rng(DeltaTestSeed());
+  Fixture f;
+  std::vector<std::string> lines = testing::RandomTextLines(rng, 8 << 10);
+  f.base = testing::JoinLines(lines);
+  f.target = testing::JoinLines(testing::EditLines(lines, rng, 0.05));
+  DeltaOptions options;
+  options.zstd_checksum = checksum;
+  Result<Bytes> patch = MakeDelta(DeltaEngine::kZstdPatchFrom, f.base, f.target, options);
+  EXPECT_TRUE(patch.ok()) << patch.status();
+  if (patch.ok()) f.patch = *patch;
+  return f;
+}
+
+void ExpectCorruption(const Fixture& f, const Bytes& patch, std::string_view want) {
+  Result<Bytes> r = ApplyDelta(DeltaEngine::kZstdPatchFrom, f.base, patch, kUnlimited);
+  ASSERT_FALSE(r.ok()) << "want an error containing \"" << want << "\"";
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status();
+  EXPECT_NE(r.status().message().find(want), std::string::npos)
+      << "want \"" << want << "\" in: " << r.status();
+}
+
+// A raw zstd frame of `content` (no prefix), for splicing into hand-built patches.
+Bytes ZstdFrame(ByteView content, bool with_size) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, with_size ? 1 : 0);
+  Bytes out(ZSTD_compressBound(content.size()));
+  size_t n = ZSTD_compress2(cctx, out.data(), out.size(), content.data(), content.size());
+  ZSTD_freeCCtx(cctx);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+Bytes WithFrame(const Bytes& patch, const Bytes& frame) {
+  Bytes out(patch.begin(), patch.begin() + 24);
+  out.insert(out.end(), frame.begin(), frame.end());
+  return out;
+}
+
+TEST(Xxh64Test, KnownVectors) {
+  // Reference values of XXH64 (seed 0); the low 32 bits are what `zstd --check` stores.
+  EXPECT_EQ(internal::Xxh64({}, 0), 0xEF46DB3751D8E999ULL);
+  EXPECT_EQ(internal::Xxh64(Str("a"), 0), 0xD24EC4F1A98C6E5BULL);
+  EXPECT_EQ(internal::Xxh64(Str("abc"), 0), 0x44BC2CF5AD770999ULL);
+  EXPECT_EQ(internal::Xxh64(Str("Nobody inspects the spammish repetition"), 0),
+            0xFBCEA83C8A378BF1ULL);
+}
+
+TEST(Xxh64Test, MatchesZstdFrameChecksumAtEveryLengthClass) {
+  // zstd stores the low 32 bits of XXH64(content, 0) at the end of a checksummed frame; this
+  // covers the 32-byte stripes, 8-, 4- and 1-byte tails.
+  std::mt19937_64 rng(1);
+  for (size_t n : {1, 3, 4, 7, 8, 12, 31, 32, 33, 63, 64, 100, 1000, 4099}) {
+    Bytes data = testing::RandomBytes(rng, n);
+    ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    Bytes frame(ZSTD_compressBound(n));
+    size_t size = ZSTD_compress2(cctx, frame.data(), frame.size(), data.data(), data.size());
+    ZSTD_freeCCtx(cctx);
+    ASSERT_FALSE(ZSTD_isError(size));
+    uint32_t stored = static_cast<uint32_t>(frame[size - 4]) | frame[size - 3] << 8 |
+                      frame[size - 2] << 16 | static_cast<uint32_t>(frame[size - 1]) << 24;
+    EXPECT_EQ(static_cast<uint32_t>(internal::Xxh64(data, 0)), stored) << "length " << n;
+  }
+  EXPECT_NE(internal::Xxh64(Str("abc"), 1), internal::Xxh64(Str("abc"), 0));
+}
+
+TEST(ZstdDeltaTest, HeaderLayout) {
+  Fixture f = MakeFixture();
+  ASSERT_GT(f.patch.size(), 24u);
+  EXPECT_EQ(Bytes(f.patch.begin(), f.patch.begin() + 4), Str("DKZP"));
+  EXPECT_EQ(f.patch[4], 1);     // version
+  EXPECT_EQ(f.patch[5], 0x03);  // XXH64
+  EXPECT_EQ(f.patch[6], 0);
+  EXPECT_EQ(f.patch[7], 0);
+  uint64_t size = 0;
+  for (int i = 7; i >= 0; --i) size = size << 8 | f.patch[8 + static_cast<size_t>(i)];
+  EXPECT_EQ(size, f.target.size());
+  // Followed by exactly one zstd frame with the content size.
+  ByteView frame = ByteView(f.patch).subspan(24);
+  EXPECT_EQ(ZSTD_findFrameCompressedSize(frame.data(), frame.size()), frame.size());
+  EXPECT_EQ(ZSTD_getFrameContentSize(frame.data(), frame.size()), f.target.size());
+}
+
+TEST(ZstdDeltaTest, HeaderFieldsThatLieAreCorruption) {
+  Fixture f = MakeFixture();
+  auto with = [&](size_t at, uint8_t value) {
+    Bytes p = f.patch;
+    p[at] = value;
+    return p;
+  };
+  ExpectCorruption(f, Bytes(f.patch.begin(), f.patch.begin() + 23), "shorter than the 24-byte");
+  ExpectCorruption(f, with(0, 'X'), "bad magic");
+  ExpectCorruption(f, with(4, 2), "unsupported version 2 at offset 4");
+  ExpectCorruption(f, with(5, 0x01), "unknown checksum kind 1 at offset 5");
+  ExpectCorruption(f, with(6, 1), "reserved bytes");
+  ExpectCorruption(f, with(7, 0x80), "reserved bytes");
+  // Target size: too small, too large, absurd.
+  for (uint64_t size : {uint64_t{0}, uint64_t{f.target.size() - 1}, uint64_t{f.target.size() + 1},
+                        uint64_t{1} << 40, std::numeric_limits<uint64_t>::max()}) {
+    Bytes p = f.patch;
+    Store64(size, p.data() + 8);
+    Result<Bytes> r = ApplyDelta(DeltaEngine::kZstdPatchFrom, f.base, p, kUnlimited);
+    ASSERT_FALSE(r.ok()) << "size " << size;
+    EXPECT_TRUE(r.status().IsCorruption()) << r.status();
+  }
+  // Digest.
+  Bytes p = f.patch;
+  p[16] ^= 1;
+  ExpectCorruption(f, p, "XXH64 digest mismatch");
+  p = f.patch;
+  p[5] = 0x00;  // claims "no checksum" but carries a digest
+  ExpectCorruption(f, p, "digest at offset 16 is set");
+}
+
+TEST(ZstdDeltaTest, FramesThatDoNotFitAreCorruption) {
+  Fixture f = MakeFixture();
+  // Two frames.
+  Bytes two = f.patch;
+  Bytes second = ZstdFrame(Str("more"), true);
+  two.insert(two.end(), second.begin(), second.end());
+  ExpectCorruption(f, two, "trailing bytes after the zstd frame");
+  // A frame that does not say how large its content is.
+  ExpectCorruption(f, WithFrame(f.patch, ZstdFrame(f.target, false)),
+                   "does not declare its content size");
+  // A frame of the right size that was not made against this base: digest mismatch.
+  ExpectCorruption(f, WithFrame(f.patch, ZstdFrame(f.target, true)), "XXH64 digest mismatch");
+  // A frame of another size.
+  ExpectCorruption(f, WithFrame(f.patch, ZstdFrame(Str("short"), true)),
+                   "zstd frame declares 5 bytes of content");
+  // Not a frame.
+  ExpectCorruption(f, WithFrame(f.patch, Str("definitely not zstd")), "zstd frame at offset 24");
+  ExpectCorruption(f, WithFrame(f.patch, {}), "zstd frame at offset 24");
+}
+
+// The base with every 16th byte changed: whatever parts of it the patch uses, some differ.
+Bytes Damaged(Bytes base) {
+  for (size_t i = 0; i < base.size(); i += 16) base[i] ^= 0x01;
+  return base;
+}
+
+TEST(ZstdDeltaTest, WrongBaseIsCorruption) {
+  Fixture f = MakeFixture();
+  Result<Bytes> r = ApplyDelta(DeltaEngine::kZstdPatchFrom, Damaged(f.base), f.patch, kUnlimited);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status();
+  r = ApplyDelta(DeltaEngine::kZstdPatchFrom, {}, f.patch, kUnlimited);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status();
+}
+
+TEST(ZstdDeltaTest, WithoutDigestUsesZstdFrameChecksum) {
+  Fixture f = MakeFixture(/*checksum=*/false);
+  EXPECT_EQ(f.patch[5], 0x00);
+  for (size_t i = 16; i < 24; ++i) EXPECT_EQ(f.patch[i], 0) << i;
+  Result<Bytes> out = ApplyDelta(DeltaEngine::kZstdPatchFrom, f.base, f.patch, kUnlimited);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(*out == f.target);
+  // zstd's 32-bit content checksum still catches a wrong base.
+  Result<Bytes> r = ApplyDelta(DeltaEngine::kZstdPatchFrom, Damaged(f.base), f.patch, kUnlimited);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status();
+}
+
+TEST(ZstdDeltaTest, LevelOutOfRangeIsInvalidArgument) {
+  Bytes data(100, 7);
+  for (int level : {ZSTD_maxCLevel() + 1, ZSTD_minCLevel() - 1}) {
+    DeltaOptions options;
+    options.zstd_level = level;
+    Result<Bytes> r = MakeDelta(DeltaEngine::kZstdPatchFrom, data, data, options);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("level " + std::to_string(level)), std::string::npos)
+        << r.status();
+  }
+}
+
+TEST(ZstdDeltaTest, EveryLevelRoundTrips) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  std::mt19937_64 rng(seed);
+  Bytes base = testing::RandomBytes(rng, 64 << 10);
+  Bytes target = testing::InsertDelete(testing::ScatterEdits(base, rng, 0.01), rng, 10, 100);
+  for (int level : {-5, -1, 1, 2, 3, 9, 15, 19, 22}) {
+    SCOPED_TRACE("level " + std::to_string(level));
+    DeltaOptions options;
+    options.zstd_level = level;
+    Result<Bytes> patch = MakeDelta(DeltaEngine::kZstdPatchFrom, base, target, options);
+    ASSERT_TRUE(patch.ok()) << patch.status();
+    EXPECT_LT(patch->size(), target.size() / 10);
+    Result<Bytes> out = ApplyDelta(DeltaEngine::kZstdPatchFrom, base, *patch, target.size());
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_TRUE(*out == target);
+  }
+}
+
+// Past a few MiB the regular match finder no longer sees the whole base and long-distance
+// matching takes over; without it this patch would be nearly as large as the target.
+TEST(ZstdDeltaTest, LargeInputsStillFindTheBase) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  std::mt19937_64 rng(seed);
+  Bytes base = testing::RandomBytes(rng, 6 << 20);
+  Bytes target = testing::ScatterEdits(base, rng, 0.0005);
+  for (int level : {1, 9}) {
+    DeltaOptions options;
+    options.zstd_level = level;
+    Result<Bytes> patch = MakeDelta(DeltaEngine::kZstdPatchFrom, base, target, options);
+    ASSERT_TRUE(patch.ok()) << patch.status();
+    EXPECT_LT(patch->size(), target.size() / 50) << "level " << level;
+    Result<Bytes> out = ApplyDelta(DeltaEngine::kZstdPatchFrom, base, *patch, target.size());
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_TRUE(*out == target);
+  }
+}
+
+}  // namespace
+}  // namespace dk
