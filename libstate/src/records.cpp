@@ -123,14 +123,23 @@ Result<SetInfo> DecodeSet(uint64_t set, std::string_view value) {
   return s;
 }
 
-ObjectId EntryLeaf(std::string_view path, const FileHead& h) {
+namespace {
+ObjectId Leaf(std::string_view path, EntryType type, uint32_t mode, uint64_t size,
+              const ObjectId& root) {
   Encoder e;
   e.PutString(path);
-  e.PutU8(static_cast<uint8_t>(h.type));
-  e.PutVarint(h.mode);
-  e.PutVarint(h.size);
-  e.PutId(h.root);
+  e.PutU8(static_cast<uint8_t>(type));
+  e.PutVarint(mode);
+  e.PutVarint(size);
+  e.PutId(root);
   return HashBytes(AsBytes(e.str()));
 }
+}  // namespace
+
+ObjectId EntryLeaf(std::string_view path, const FileHead& h) {
+  return Leaf(path, h.type, h.mode, h.size, h.root);
+}
+
+ObjectId VersionLeaf(const VersionInfo& v) { return Leaf(v.path, v.type, v.mode, v.size, v.root); }
 
 }  // namespace dk

@@ -35,5 +35,7 @@ Result<SetInfo> DecodeSet(uint64_t set, std::string_view value);
 std::string VersionKey(std::string_view path, uint64_t seq);
 // Leaf of the set Merkle tree for one live entry.
 ObjectId EntryLeaf(std::string_view path, const FileHead& h);
+// The same leaf computed from a live version record.
+ObjectId VersionLeaf(const VersionInfo& v);
 
 }  // namespace dk

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "coding.h"
+#include "libstate/manifest.h"
 #include "libstate/merkle.h"
 #include "migrate.h"
 #include "storage_policy.h"
@@ -21,7 +22,10 @@ constexpr char kSchemaKey[] = "schema";
 constexpr char kChunkerKey[] = "chunker";
 constexpr char kNextSetKey[] = "next_set";
 constexpr size_t kReadBlock = 4 << 20;
+constexpr size_t kMinReadBlock = 64 << 10;
 constexpr int kMaxReadAttempts = 3;
+// Stat-cache change time of a file that must be read again (no real file has it).
+constexpr int64_t kRacyCtime = -1;
 
 int64_t StatMtime(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
@@ -32,14 +36,6 @@ int64_t StatCtime(const struct stat& st) {
 bool SameStat(const struct stat& a, const struct stat& b) {
   return a.st_size == b.st_size && StatMtime(a) == StatMtime(b) && StatCtime(a) == StatCtime(b) &&
          a.st_ino == b.st_ino;
-}
-bool UnderPaths(const std::string& p, const std::vector<std::string>& paths) {
-  if (paths.empty()) return true;
-  for (const auto& q : paths) {
-    if (p == q || (p.size() > q.size() && p.compare(0, q.size(), q) == 0 && p[q.size()] == '/'))
-      return true;
-  }
-  return false;
 }
 bool ParseChunkerName(const std::string& name, ChunkerParams* p) {
   unsigned a, b, c;
@@ -249,6 +245,11 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
   uint64_t file_off = 0;
   bool eof = fd < 0;
   if (fd < 0) buf.assign(data.begin(), data.end());
+  // Read blocks sized by what the file still holds (+1 to see its end at once), so that a
+  // small file does not cost a zero-filled 4 MiB buffer (megabytes of page faults per file).
+  struct stat fst;
+  uint64_t expected = (fd >= 0 && fstat(fd, &fst) == 0) ? static_cast<uint64_t>(fst.st_size) : 0;
+  uint64_t got = 0;
   Sha256 whole;
   v->chunks.clear();
   v->chunk_sizes.clear();
@@ -259,13 +260,16 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
       buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(pos));
       pos = 0;
       size_t have = buf.size();
-      buf.resize(have + kReadBlock);
+      const size_t block = static_cast<size_t>(std::clamp<uint64_t>(
+          expected > got ? expected - got + 1 : 1, kMinReadBlock, kReadBlock));
+      buf.resize(have + block);
       ssize_t n;
       do {
-        n = read(fd, buf.data() + have, kReadBlock);
+        n = read(fd, buf.data() + have, block);
       } while (n < 0 && errno == EINTR);
       if (n < 0) return Status::FromErrno(errno, "read " + v->path);
       buf.resize(have + static_cast<size_t>(n));
+      got += static_cast<uint64_t>(n);
       *bytes_read += static_cast<uint64_t>(n);
       if (n == 0) eof = true;
       continue;
@@ -353,6 +357,14 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
                                          const ProgressFn& progress) {
   if (mode_ == OpenMode::kReadOnly) return Status::FailedPrecondition("store opened read-only");
   DK_ASSIGN_OR_RETURN_CTX(UniqueFd root_fd, OpenRootDir(root), "capture");
+  // File times are real times, so this is the real clock, not opts_.clock. A file whose
+  // change time is within racy_window_ns of it may change again within the same timestamp
+  // tick without its size or times moving: its stat cache entry is marked so that the next
+  // capture reads it again (as git does with "racily clean" index entries).
+  const int64_t racy_after = SystemClockNs() - opts_.racy_window_ns;
+  auto stat_ctime = [&](const struct stat& st) {
+    return opts_.racy_window_ns > 0 && StatCtime(st) > racy_after ? kRacyCtime : StatCtime(st);
+  };
   std::vector<ScannedEntry> entries;
   CaptureResult res;
   DK_RETURN_IF_ERROR_CTX(ScanTree(root_fd.get(), filter, &entries, &res.skipped),
@@ -461,7 +473,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
         // Same content and metadata (only times moved): refresh the stat cache, no version.
         FileHead h = *head;
         h.mtime_ns = v.mtime_ns;
-        h.ctime_ns = StatCtime(final_st);
+        h.ctime_ns = stat_ctime(final_st);
         h.ino = final_st.st_ino;
         DK_RETURN_IF_ERROR(txn.Put(dbs_.files, e.path, EncodeHead(h)));
         ++res.unchanged;
@@ -469,7 +481,9 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
       }
     }
     res.bytes_stored += v.new_stored_bytes;
-    DK_RETURN_IF_ERROR(PutVersion(txn, v, HeadFrom(v, &final_st)));
+    FileHead new_head = HeadFrom(v, &final_st);
+    if (v.type == EntryType::kFile) new_head.ctime_ns = stat_ctime(final_st);
+    DK_RETURN_IF_ERROR(PutVersion(txn, v, new_head));
     ++res.changed;
   }
   // Entries the store knows that are gone from the tree become deleted versions.
@@ -570,107 +584,74 @@ Result<uint64_t> StoreImpl::ResolveSet(LmdbTxn& txn, const RestoreRequest& req) 
   return next - 1;
 }
 
-Result<RestoreResult> StoreImpl::Restore(const std::string& target, const RestoreRequest& req) {
-  for (const auto& p : req.paths) DK_RETURN_IF_ERROR_CTX(CheckRelPath(p), "restore path");
-  struct stat st;
-  if (stat(target.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Status::FromErrno(errno, "restore target " + target);
-    if (mkdir(target.c_str(), 0755) != 0) return Status::FromErrno(errno, "create " + target);
+Result<SetManifest> StoreImpl::BuildManifest(LmdbTxn& txn, uint64_t set) {
+  DK_ASSIGN_OR_RETURN(std::string_view setv, txn.Get(dbs_.sets, BE64(set)));
+  DK_ASSIGN_OR_RETURN(SetInfo si, DecodeSet(set, setv));
+  SetManifest m;
+  m.set = set;
+  m.time_ns = si.time_ns;
+  m.root = si.root;
+  std::vector<std::string> paths;
+  {
+    DK_ASSIGN_OR_RETURN(LmdbCursor c, LmdbCursor::Open(txn, dbs_.files));
+    for (bool ok = c.Seek(""); ok; ok = c.Next()) paths.emplace_back(c.key());
   }
-  DK_ASSIGN_OR_RETURN_CTX(UniqueFd root_fd, OpenRootDir(target), "restore");
+  for (const auto& p : paths) {
+    DK_ASSIGN_OR_RETURN(std::optional<VersionInfo> v, VersionAtSet(txn, p, set));
+    if (v && v->kind != VersionKind::kDeleted) {
+      m.entries.push_back(std::move(*v));
+    } else {
+      m.absent.push_back(p);  // deleted by then, or created later
+    }
+  }
+  if (ManifestRoot(m.entries) != m.root) {
+    return Status::Corruption("capture set " + std::to_string(set) +
+                              ": version records do not match the set's Merkle root");
+  }
+  return m;
+}
+
+Result<SetManifest> StoreImpl::Manifest(std::optional<uint64_t> set) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
+  RestoreRequest req;
+  req.set = set;
+  DK_ASSIGN_OR_RETURN(uint64_t s, ResolveSet(txn, req));
+  return BuildManifest(txn, s);
+}
+
+Result<Bytes> StoreImpl::ReadObject(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
+  auto r = objects_->Read(txn, id);
+  if (!r.ok() && r.status().IsCorruption() &&
+      r.status().message().find("missing") != std::string::npos) {
+    return Status::NotFound("object " + id.Hex() + " is not in store " + path_);
+  }
+  return r;
+}
+
+namespace {
+// Chunks from this store's objects, inside one read transaction.
+class LocalChunkSource final : public ChunkSource {
+ public:
+  LocalChunkSource(ObjectStore* o, LmdbTxn* txn) : o_(o), txn_(txn) {}
+  Result<Bytes> Fetch(const ObjectId& id) override { return o_->Read(*txn_, id); }
+
+ private:
+  ObjectStore* o_;
+  LmdbTxn* txn_;
+};
+}  // namespace
+
+Result<RestoreResult> StoreImpl::Restore(const std::string& target, const RestoreRequest& req) {
   std::lock_guard<std::mutex> lock(mu_);
   objects_->ClearCache();
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
-  RestoreResult res;
-  DK_ASSIGN_OR_RETURN(res.set, ResolveSet(txn, req));
-  DK_ASSIGN_OR_RETURN(std::string_view setv, txn.Get(dbs_.sets, BE64(res.set)));
-  DK_ASSIGN_OR_RETURN(SetInfo si, DecodeSet(res.set, setv));
-  res.root = si.root;
-
-  // The state at the set: the version of each path in effect then.
-  std::vector<VersionInfo> todo;
-  std::vector<ObjectId> leaves;
-  {
-    std::vector<std::string> paths;
-    DK_ASSIGN_OR_RETURN(LmdbCursor c, LmdbCursor::Open(txn, dbs_.files));
-    for (bool ok = c.Seek(""); ok; ok = c.Next()) paths.emplace_back(c.key());
-    for (const auto& p : paths) {
-      DK_ASSIGN_OR_RETURN(std::optional<VersionInfo> v, VersionAtSet(txn, p, res.set));
-      if (v && v->kind != VersionKind::kDeleted)
-        leaves.push_back(EntryLeaf(p, HeadFrom(*v, nullptr)));
-      if (!UnderPaths(p, req.paths)) continue;
-      if (!v) {  // created after the set: absent at that time
-        VersionInfo d;
-        d.path = p;
-        d.kind = VersionKind::kDeleted;
-        todo.push_back(std::move(d));
-      } else {
-        todo.push_back(std::move(*v));
-      }
-    }
-  }
-  if (MerkleRoot(leaves) != si.root) {
-    return Status::Corruption("capture set " + std::to_string(res.set) +
-                              ": version records do not match the set's Merkle root");
-  }
-  const bool owner = req.restore_owner && geteuid() == 0;
-  auto meta_of = [&](const VersionInfo& v) {
-    EntryMeta m;
-    m.mode = v.mode;
-    m.uid = v.uid;
-    m.gid = v.gid;
-    m.mtime_ns = v.mtime_ns;
-    m.set_owner = owner;
-    return m;
-  };
-  uint64_t done = 0;
-  // Deletions first (deepest first), then directories, files and links (parents first),
-  // then directory metadata last, since writing children moves a directory's mtime.
-  for (auto it = todo.rbegin(); it != todo.rend(); ++it) {
-    if (it->kind != VersionKind::kDeleted) continue;
-    Status s = RemoveBeneath(root_fd.get(), it->path);
-    if (!s.ok()) res.failures.push_back({it->path, it->seq, s.ToString()});
-    else ++res.deleted;
-  }
-  for (const auto& v : todo) {
-    if (v.kind == VersionKind::kDeleted) continue;
-    if (req.progress && (++done % 64 == 0)) req.progress({"restore", done, todo.size(), v.path});
-    Status s;
-    if (v.type == EntryType::kDir) {
-      s = EnsureDir(root_fd.get(), v.path, nullptr);
-      if (s.ok()) ++res.dirs;
-    } else if (v.type == EntryType::kSymlink) {
-      s = WriteSymlinkAtomic(root_fd.get(), v.path, v.link_target, meta_of(v));
-      if (s.ok()) ++res.symlinks;
-    } else {
-      auto content = Reconstruct(txn, v);
-      if (!content.ok()) {
-        s = content.status();
-      } else {
-        s = WriteFileAtomic(root_fd.get(), v.path, *content, meta_of(v));
-        if (s.ok()) {
-          ++res.files;
-          res.bytes += content->size();
-        }
-      }
-    }
-    if (!s.ok()) {
-      log_->Error("Restore of entry failed",
-                  {{"path", v.path}, {"version", v.seq}, {"error", s.ToString()}});
-      res.failures.push_back({v.path, v.seq, s.ToString()});
-    }
-  }
-  for (auto it = todo.rbegin(); it != todo.rend(); ++it) {
-    if (it->kind == VersionKind::kDeleted || it->type != EntryType::kDir) continue;
-    EntryMeta m = meta_of(*it);
-    Status s = EnsureDir(root_fd.get(), it->path, &m);
-    if (!s.ok()) res.failures.push_back({it->path, it->seq, s.ToString()});
-  }
-  if (req.progress) req.progress({"restore", todo.size(), todo.size(), ""});
-  log_->Info("Restored set", {{"store", path_}, {"target", target}, {"set", res.set},
-                              {"files", res.files}, {"bytes", res.bytes},
-                              {"failures", res.failures.size()}, {"root", res.root.ShortHex()}});
-  return res;
+  DK_ASSIGN_OR_RETURN(uint64_t set, ResolveSet(txn, req));
+  DK_ASSIGN_OR_RETURN(SetManifest m, BuildManifest(txn, set));
+  LocalChunkSource src(objects_.get(), &txn);
+  return RestoreManifest(target, m, src, req, log_);
 }
 
 Result<std::vector<VersionInfo>> StoreImpl::Log(const std::string& path) {
@@ -688,6 +669,7 @@ Result<std::vector<VersionInfo>> StoreImpl::Log(const std::string& path) {
 }
 
 Result<std::vector<SetInfo>> StoreImpl::Sets() {
+  std::lock_guard<std::mutex> lock(mu_);  // Gc may swap env_ meanwhile
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
   std::vector<SetInfo> out;
   DK_ASSIGN_OR_RETURN(LmdbCursor c, LmdbCursor::Open(txn, dbs_.sets));

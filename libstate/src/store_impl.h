@@ -8,6 +8,7 @@
 
 #include "fs_safe.h"
 #include "libstate/chunker.h"
+#include "libstate/manifest.h"
 #include "libstate/store.h"
 #include "lmdb_env.h"
 #include "object_store.h"
@@ -34,6 +35,8 @@ class StoreImpl final : public Store {
   Result<VerifyReport> Verify(const ProgressFn& progress) override;
   Result<GcReport> Gc(const RetentionPolicy& policy) override;
   Result<StoreStats> Stats() override;
+  Result<SetManifest> Manifest(std::optional<uint64_t> set) override;
+  Result<Bytes> ReadObject(const ObjectId& id) override;
 
  private:
   friend class Migrator;
@@ -60,6 +63,7 @@ class StoreImpl final : public Store {
   Result<ObjectId> ComputeSetRoot(LmdbTxn& txn, uint64_t* live, uint64_t* bytes);
   Result<uint64_t> NextSet(LmdbTxn& txn);
   Result<uint64_t> ResolveSet(LmdbTxn& txn, const RestoreRequest& req);
+  Result<SetManifest> BuildManifest(LmdbTxn& txn, uint64_t set);
 
   std::string path_;
   StoreOptions opts_;

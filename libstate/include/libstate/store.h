@@ -111,6 +111,8 @@ struct StoreStats {
   uint64_t file_bytes = 0;      // data file on disk
 };
 
+struct SetManifest;  // libstate/manifest.h
+
 enum class OpenMode { kReadOnly, kReadWrite, kCreate };
 
 constexpr uint32_t kSchemaVersion = 2;
@@ -136,6 +138,11 @@ class Store {
   virtual Result<VerifyReport> Verify(const ProgressFn& progress = {}) = 0;
   virtual Result<GcReport> Gc(const RetentionPolicy& policy) = 0;
   virtual Result<StoreStats> Stats() = 0;
+  // The manifest of capture set `set` (latest when nullopt): what replication and peer
+  // restore transfer. NotFound when the store has no such set.
+  virtual Result<SetManifest> Manifest(std::optional<uint64_t> set) = 0;
+  // One object's content, decoded and verified against its id; NotFound when absent.
+  virtual Result<Bytes> ReadObject(const ObjectId& id) = 0;
 };
 
 }  // namespace dk

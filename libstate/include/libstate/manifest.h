@@ -1,0 +1,54 @@
+// SetManifest: the portable description of one capture set — every entry live at that set
+// with its version record, plus the paths the store knows that were absent then. It is what
+// travels between nodes and to object storage; chunks travel separately, by id.
+//
+// Encoding (EncodeManifest): "DKM1", then records in the store's version encoding; DecodeManifest
+// checks the Merkle root over the entries against the recorded root, so a manifest cannot be
+// altered without detection. RestoreManifest verifies every chunk against its id, every file
+// against its Merkle root and content hash, before anything is written.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libstate/result.h"
+#include "libstate/store.h"
+
+namespace dk {
+
+struct SetManifest {
+  uint64_t set = 0;
+  int64_t time_ns = 0;
+  ObjectId root;
+  std::vector<VersionInfo> entries;  // live at `set`, sorted by path
+  std::vector<std::string> absent;   // known to the store, not live at `set`
+  // Distinct chunk ids the entries need, in first-use order.
+  std::vector<ObjectId> Chunks() const;
+  uint64_t LogicalBytes() const;
+};
+
+std::string EncodeManifest(const SetManifest& m);
+// Corruption when garbled or when the entries do not hash to the recorded root.
+Result<SetManifest> DecodeManifest(std::string_view data);
+// Merkle root over the manifest's entries (the capture set root).
+ObjectId ManifestRoot(const std::vector<VersionInfo>& entries);
+
+// Where restore gets chunk content. Implementations: the local store, a peer agent, an
+// object-store bucket. Fetch returns the chunk's bytes; the caller verifies them against
+// the id.
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;
+  virtual Result<Bytes> Fetch(const ObjectId& id) = 0;
+};
+
+// Writes the state described by `m` into `target` (created if absent) using chunks from
+// `src`. Honours req.paths (subset) and req.restore_owner; req.set/time_ns are ignored.
+// Files that fail verification are reported in failures and left untouched; the rest are
+// restored. Each file is written to a temporary file and renamed into place.
+Result<RestoreResult> RestoreManifest(const std::string& target, const SetManifest& m,
+                                      ChunkSource& src, const RestoreRequest& req,
+                                      Logger* log = nullptr);
+
+}  // namespace dk
