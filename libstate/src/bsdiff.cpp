@@ -28,10 +28,13 @@
 // stock bspatch would read zeros there; no bsdiff writer produces one); a seek that leaves the
 // old position outside [0, |base|]; more than N + 1 triples (bounds the work a small,
 // highly compressed control block can cause); a stream that ends early, has data or bytes
-// after the end, or fails bzip2's CRC checks.
+// after the end, or fails bzip2's CRC checks. Those CRCs cover every decoded byte, so damage
+// never yields a wrong output; a few bits bzip2 does not check (the "BZh9" block-size digit,
+// padding, an unused Huffman table...) can be flipped with no effect at all.
 //
 // The algorithm (MakeBsdiffPatch):
-//  1. Sort the suffixes of the base (libdivsufsort; 4 bytes per base byte).
+//  1. Sort the suffixes of the base (libdivsufsort; 4 bytes per base byte) and note where the
+//     suffixes of each 2-byte prefix start (so a search only bisects its own bucket).
 //  2. Walk the target. At each position find the longest exact match in the base by binary
 //     search over the suffix array. While walking, keep a running score of how many target
 //     bytes in the window still agree with the base at the current alignment (the offset of
@@ -91,14 +94,22 @@ int64_t GetOfft(const uint8_t* in) {
 
 std::string BzErrorName(int code) {
   switch (code) {
-    case BZ_OK: return "BZ_OK";
-    case BZ_STREAM_END: return "BZ_STREAM_END";
-    case BZ_SEQUENCE_ERROR: return "BZ_SEQUENCE_ERROR";
-    case BZ_PARAM_ERROR: return "BZ_PARAM_ERROR";
-    case BZ_MEM_ERROR: return "BZ_MEM_ERROR";
-    case BZ_DATA_ERROR: return "BZ_DATA_ERROR (CRC or format error)";
-    case BZ_DATA_ERROR_MAGIC: return "BZ_DATA_ERROR_MAGIC (not a bzip2 stream)";
-    default: return "bzip2 error " + std::to_string(code);
+    case BZ_OK:
+      return "BZ_OK";
+    case BZ_STREAM_END:
+      return "BZ_STREAM_END";
+    case BZ_SEQUENCE_ERROR:
+      return "BZ_SEQUENCE_ERROR";
+    case BZ_PARAM_ERROR:
+      return "BZ_PARAM_ERROR";
+    case BZ_MEM_ERROR:
+      return "BZ_MEM_ERROR";
+    case BZ_DATA_ERROR:
+      return "BZ_DATA_ERROR (CRC or format error)";
+    case BZ_DATA_ERROR_MAGIC:
+      return "BZ_DATA_ERROR_MAGIC (not a bzip2 stream)";
+    default:
+      return "bzip2 error " + std::to_string(code);
   }
 }
 
@@ -325,9 +336,7 @@ class BzWriter {
       strm_.next_in = const_cast<char*>(reinterpret_cast<const char*>(data));
       strm_.avail_in = piece;
       while (strm_.avail_in > 0) {
-        Reserve();
-        int rc = BZ2_bzCompress(&strm_, BZ_RUN);
-        Commit();
+        int rc = Step(BZ_RUN);
         if (rc != BZ_RUN_OK) return Error("compress", rc);
       }
       data += piece;
@@ -340,9 +349,7 @@ class BzWriter {
     strm_.next_in = nullptr;
     strm_.avail_in = 0;
     for (;;) {
-      Reserve();
-      int rc = BZ2_bzCompress(&strm_, BZ_FINISH);
-      Commit();
+      int rc = Step(BZ_FINISH);
       if (rc == BZ_STREAM_END) break;
       if (rc != BZ_FINISH_OK) return Error("finish", rc);
     }
@@ -350,17 +357,15 @@ class BzWriter {
   }
 
  private:
-  // Makes room at the end of *out_ and points the stream at it.
-  void Reserve() {
-    size_t used = out_->size();
-    size_t room = std::max<size_t>(kChunk, used / 4);
-    room = std::min<size_t>(room, UINT_MAX);
-    out_->resize(used + room);
-    strm_.next_out = reinterpret_cast<char*>(out_->data() + used);
-    strm_.avail_out = static_cast<unsigned int>(room);
+  // One BZ2_bzCompress call into the scratch buffer; appends what it wrote to *out_.
+  int Step(int action) {
+    strm_.next_out = reinterpret_cast<char*>(scratch_.data());
+    strm_.avail_out = static_cast<unsigned int>(scratch_.size());
+    int rc = BZ2_bzCompress(&strm_, action);
+    size_t written = scratch_.size() - strm_.avail_out;
+    out_->insert(out_->end(), scratch_.begin(), scratch_.begin() + static_cast<ptrdiff_t>(written));
+    return rc;
   }
-  // Trims *out_ to what the stream wrote.
-  void Commit() { out_->resize(out_->size() - strm_.avail_out); }
 
   Status Error(std::string_view what, int rc) const {
     return Status::Internal("bsdiff: bzip2 " + std::string(what) + " of the " + name_ +
@@ -369,6 +374,7 @@ class BzWriter {
 
   std::string name_;
   Bytes* out_;
+  Bytes scratch_ = Bytes(kChunk);
   bz_stream strm_;
   bool initialized_ = false;
   size_t start_ = 0;
@@ -377,8 +383,7 @@ class BzWriter {
 // Reads one bzip2 stream that must fill exactly a region of the patch.
 class BzReader {
  public:
-  BzReader(std::string_view name, size_t patch_offset)
-      : name_(name), patch_offset_(patch_offset) {}
+  BzReader(std::string_view name, size_t patch_offset) : name_(name), patch_offset_(patch_offset) {}
   ~BzReader() {
     if (initialized_) BZ2_bzDecompressEnd(&strm_);
   }
@@ -393,8 +398,8 @@ class BzReader {
     std::memset(&strm_, 0, sizeof(strm_));
     int rc = BZ2_bzDecompressInit(&strm_, 0, 0);
     if (rc != BZ_OK) {
-      return Status::Internal("bsdiff: bzip2 init for the " + name_ + " block failed: " +
-                              BzErrorName(rc));
+      return Status::Internal("bsdiff: bzip2 init for the " + name_ +
+                              " block failed: " + BzErrorName(rc));
     }
     initialized_ = true;
     strm_.next_in = const_cast<char*>(reinterpret_cast<const char*>(compressed.data()));
@@ -574,12 +579,15 @@ Result<Bytes> ApplyBsdiffPatch(ByteView base, ByteView patch, size_t max_output)
   const int64_t ctrl_len = GetOfft(patch.data() + 8);
   const int64_t diff_len = GetOfft(patch.data() + 16);
   const int64_t new_size = GetOfft(patch.data() + 24);
-  if (ctrl_len < 0) return corrupt("control block length at offset 8 is negative: " +
-                                   std::to_string(ctrl_len));
-  if (diff_len < 0) return corrupt("diff block length at offset 16 is negative: " +
-                                   std::to_string(diff_len));
-  if (new_size < 0) return corrupt("new size at offset 24 is negative: " +
-                                   std::to_string(new_size));
+  if (ctrl_len < 0) {
+    return corrupt("control block length at offset 8 is negative: " + std::to_string(ctrl_len));
+  }
+  if (diff_len < 0) {
+    return corrupt("diff block length at offset 16 is negative: " + std::to_string(diff_len));
+  }
+  if (new_size < 0) {
+    return corrupt("new size at offset 24 is negative: " + std::to_string(new_size));
+  }
   const uint64_t body = patch.size() - kHeaderSize;
   if (static_cast<uint64_t>(ctrl_len) > body) {
     return corrupt("control block length " + std::to_string(ctrl_len) +
@@ -613,14 +621,12 @@ Result<Bytes> ApplyBsdiffPatch(ByteView base, ByteView patch, size_t max_output)
                      std::to_string(index * kTripleSize) + "): " + what);
     };
     if (index > static_cast<uint64_t>(new_size)) {
-      return bad_triple("more control triples than new bytes (" + std::to_string(new_size) +
-                        ")");
+      return bad_triple("more control triples than new bytes (" + std::to_string(new_size) + ")");
     }
     uint8_t enc[kTripleSize];
     DK_RETURN_IF_ERROR(ctrl.Read(enc, kTripleSize,
                                  "control triple " + std::to_string(index) + ", new offset " +
-                                     std::to_string(new_pos) + " of " +
-                                     std::to_string(new_size)));
+                                     std::to_string(new_pos) + " of " + std::to_string(new_size)));
     const int64_t add = GetOfft(enc), copy = GetOfft(enc + 8), seek = GetOfft(enc + 16);
     if (add < 0) return bad_triple("negative diff length " + std::to_string(add));
     if (copy < 0) return bad_triple("negative extra length " + std::to_string(copy));
@@ -635,8 +641,8 @@ Result<Bytes> ApplyBsdiffPatch(ByteView base, ByteView patch, size_t max_output)
                         "-byte base");
     }
     uint8_t* dst = out.data() + new_pos;
-    DK_RETURN_IF_ERROR(diff.Read(dst, static_cast<size_t>(add),
-                                 "control triple " + std::to_string(index)));
+    DK_RETURN_IF_ERROR(
+        diff.Read(dst, static_cast<size_t>(add), "control triple " + std::to_string(index)));
     const uint8_t* src = base.data() + old_pos;
     for (int64_t i = 0; i < add; ++i) dst[i] = static_cast<uint8_t>(dst[i] + src[i]);
     new_pos += add;

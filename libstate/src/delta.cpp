@@ -11,8 +11,8 @@ namespace {
 
 Status CheckInputSize(DeltaEngine engine, std::string_view what, size_t size, size_t limit) {
   if (size <= limit) return Status::Ok();
-  return Status::InvalidArgument(std::string(DeltaEngineName(engine)) + " delta: " +
-                                 std::string(what) + " of " + std::to_string(size) +
+  return Status::InvalidArgument(std::string(DeltaEngineName(engine)) +
+                                 " delta: " + std::string(what) + " of " + std::to_string(size) +
                                  " bytes exceeds the input limit of " + std::to_string(limit) +
                                  " bytes");
 }
@@ -39,16 +39,20 @@ Result<Bytes> MakeDelta(DeltaEngine engine, ByteView base, ByteView target,
 Result<Bytes> ApplyDelta(DeltaEngine engine, ByteView base, ByteView patch, size_t max_output) {
   max_output = std::min(max_output, kDeltaHardMaxInput);
   switch (engine) {
-    case DeltaEngine::kBsdiff: return internal::ApplyBsdiffPatch(base, patch, max_output);
-    case DeltaEngine::kZstdPatchFrom: return internal::ApplyZstdPatch(base, patch, max_output);
+    case DeltaEngine::kBsdiff:
+      return internal::ApplyBsdiffPatch(base, patch, max_output);
+    case DeltaEngine::kZstdPatchFrom:
+      return internal::ApplyZstdPatch(base, patch, max_output);
   }
   return UnknownEngine(engine);
 }
 
 std::string_view DeltaEngineName(DeltaEngine engine) {
   switch (engine) {
-    case DeltaEngine::kBsdiff: return "bsdiff";
-    case DeltaEngine::kZstdPatchFrom: return "zstd";
+    case DeltaEngine::kBsdiff:
+      return "bsdiff";
+    case DeltaEngine::kZstdPatchFrom:
+      return "zstd";
   }
   return "unknown";
 }

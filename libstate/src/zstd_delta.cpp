@@ -90,8 +90,8 @@ uint64_t Digest(ByteView header16, ByteView frame, ByteView target) {
 }
 
 Status ZstdFailed(std::string_view what, size_t code) {
-  return Status::Internal("zstd delta: " + std::string(what) + " failed: " +
-                          ZSTD_getErrorName(code));
+  return Status::Internal("zstd delta: " + std::string(what) +
+                          " failed: " + ZSTD_getErrorName(code));
 }
 
 // --- XXH64 -----------------------------------------------------------------------------------
@@ -165,8 +165,8 @@ uint64_t Xxh64(ByteView data, uint64_t seed) {
 
 Result<Bytes> MakeZstdPatch(ByteView base, ByteView target, int level, bool checksum) {
   if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel()) {
-    return Status::InvalidArgument("zstd delta: level " + std::to_string(level) +
-                                   " is outside [" + std::to_string(ZSTD_minCLevel()) + ", " +
+    return Status::InvalidArgument("zstd delta: level " + std::to_string(level) + " is outside [" +
+                                   std::to_string(ZSTD_minCLevel()) + ", " +
                                    std::to_string(ZSTD_maxCLevel()) + "]");
   }
   std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx(ZSTD_createCCtx());

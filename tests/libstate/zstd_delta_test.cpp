@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <limits>
 #include <random>
 #include <string>
@@ -67,8 +68,9 @@ Bytes ZstdFrame(ByteView content, bool with_size) {
 }
 
 Bytes WithFrame(const Bytes& patch, const Bytes& frame) {
-  Bytes out(patch.begin(), patch.begin() + 24);
-  out.insert(out.end(), frame.begin(), frame.end());
+  Bytes out(24 + frame.size());
+  std::copy_n(patch.begin(), 24, out.begin());
+  std::copy(frame.begin(), frame.end(), out.begin() + 24);
   return out;
 }
 
@@ -247,6 +249,21 @@ TEST(ZstdDeltaTest, LargeInputsStillFindTheBase) {
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_TRUE(*out == target);
   }
+}
+
+// ours.dkzp was made by MakeDelta(kZstdPatchFrom) (default options, libzstd 1.5.4) from
+// base.txt to target.txt: patches written today must stay readable. (Its bytes are not
+// pinned: another libzstd may compress differently, the format stays the same.)
+TEST(ZstdDeltaGoldenTest, AppliesCommittedPatch) {
+  Bytes base = testing::ReadDeltaGolden("base.txt");
+  Bytes target = testing::ReadDeltaGolden("target.txt");
+  Bytes patch = testing::ReadDeltaGolden("ours.dkzp");
+  ASSERT_EQ(base.size(), 2727u);
+  ASSERT_EQ(target.size(), 2773u);
+  ASSERT_EQ(patch.size(), 142u);
+  Result<Bytes> out = ApplyDelta(DeltaEngine::kZstdPatchFrom, base, patch, target.size());
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(*out == target);
 }
 
 }  // namespace

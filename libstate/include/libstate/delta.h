@@ -31,13 +31,16 @@
 //  * ApplyDelta(kBsdiff): the output (exactly the declared new size, never more than
 //    max_output) and three bzip2 decompressors (≈ 3.6 MiB each).
 //  * ApplyDelta(kZstdPatchFrom): the output (exactly the declared size, never more than
-//    max_output) and a zstd decompression context (≈ 100 KiB: the base and the output serve as
+//    max_output) and a zstd decompression context (≈ 150 KiB: the base and the output serve as
 //    the window, nothing is copied).
 //
 // Untrusted patches: ApplyDelta never crashes, never reads or writes out of bounds and never
 // allocates more than the declared output size (itself refused above `max_output`) on any
 // input; a malformed, truncated or garbled patch yields Corruption with a message naming the
-// engine, the field or stream offset, and what is wrong.
+// engine, the field or stream offset, and what is wrong. zstd patches carry a digest over all
+// their bytes, so any damage is Corruption. BSDIFF40 relies on bzip2's CRCs, which cover
+// every decoded byte: damage never produces a wrong output, but a few bits bzip2 does not
+// check (e.g. the "BZh9" block-size digit) can be flipped without any effect.
 //
 // Determinism: for a given engine, inputs and options, MakeDelta returns the same bytes on
 // every run and machine with the same libbz2/libzstd (bsdiff output is pinned by a golden test).
@@ -66,15 +69,19 @@ struct DeltaOptions {
   // zstd level for kZstdPatchFrom, in [ZSTD_minCLevel(), ZSTD_maxCLevel()]. Measured with
   // 1 MiB pairs on a 2-core x86-64 (libzstd 1.5.4; CPU time to make, patch bytes):
   //                        level 3          level 9          level 15          level 19
-  //   random, 1% bytes    2 ms / 22055    17 ms / 21850    73 ms / 21850    476 ms / 26376
+  //   random, 1% bytes    2 ms / 22055    18 ms / 21850    73 ms / 21850    476 ms / 26376
   //   text, 1% lines      2 ms /  7188    10 ms /  4780   232 ms /  4522    208 ms /  4489
   //   random, 50 ins/del  2 ms /  3355    10 ms /  3341    87 ms /  3341     88 ms /  3352
   //   (bsdiff: 52 ms / 23738, 70 ms / 6074, 50 ms / 3776)
-  // Level 9 is the knee: within 7% of the smallest patch everywhere, 5-20x faster than 15-19
-  // (which are no smaller on binaries). Applying takes < 1 ms at every level.
+  // Level 9 is the knee: within 7% of the smallest patch everywhere, 4-26x faster than 15-19
+  // (which are no smaller on binaries). Level 3 is ~2 ms but 50% larger on text. Applying
+  // takes < 1 ms at every level. Above 4 MiB of base + target, and below level 3, long-
+  // distance matching is switched on (see zstd_delta.cpp: without it zstd stops finding the
+  // base there).
   int zstd_level = 9;
   // When true (default) zstd patches carry an XXH64 digest of the header, the zstd frame and
-  // the target, so any damaged byte and a wrong base are reported as Corruption.
+  // the target, so any damaged byte and a wrong base are reported as Corruption; when false,
+  // only zstd's own 32-bit checksum of the target.
   bool zstd_checksum = true;
   // MakeDelta refuses a base or target larger than this (InvalidArgument); at most
   // kDeltaHardMaxInput. Bounds memory: see above.
