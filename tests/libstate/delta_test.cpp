@@ -6,7 +6,6 @@
 
 #include <limits>
 #include <random>
-#include <set>
 #include <string>
 
 #include "libstate/delta_test_data.h"
@@ -48,8 +47,8 @@ TEST_P(DeltaEngineTest, RoundTripsEveryStandardPair) {
     ASSERT_TRUE(patch.ok()) << patch.status();
     Result<Bytes> out = ApplyDelta(engine(), pair.base, *patch, pair.target.size());
     ASSERT_TRUE(out.ok()) << out.status();
-    EXPECT_TRUE(*out == pair.target) << "output differs (" << out->size() << " vs "
-                                     << pair.target.size() << " bytes)";
+    EXPECT_TRUE(*out == pair.target)
+        << "output differs (" << out->size() << " vs " << pair.target.size() << " bytes)";
   }
 }
 
@@ -158,46 +157,36 @@ TEST_P(DeltaEngineTest, TrailingBytesAreCorruption) {
   }
 }
 
-// Every single-bit flip is reported as Corruption. BSDIFF40 has two kinds of bits no reader
-// can check, and flipping those yields the exact target: the block-size digit of each bzip2
-// stream header ("BZh9" read as "BZh8"/"BZh1" still decodes a small block) and the padding
-// bits of each stream's last byte. They are allowed here, and only there.
+// A flipped bit never goes unnoticed into a wrong output. For zstd patches (and the BSDIFF40
+// header) every flip is Corruption. Inside BSDIFF40's three bzip2 streams some bits are not
+// covered by bzip2's CRCs and decode to the very same bytes: the block-size digit of "BZh9",
+// the "randomised" flag of a short block, the origin pointer of a uniform block (the all-zero
+// diff of exact matches), code lengths of an unused Huffman table, the last byte's padding.
+// Those may give the exact target, nothing else may, and there are few of them (measured:
+// 18-56 of ~2000 bits over 30 seeds; bounded here at 64 per stream).
 TEST_P(DeltaEngineTest, EveryBitFlipIsCorruption) {
   const uint64_t seed = DeltaTestSeed();
   SCOPED_TRACE(SeedTrace(seed));
   DeltaPair pair = SmallPair(seed);
   Bytes patch = Make(pair.base, pair.target);
-  std::set<size_t> uncheckable;
-  if (engine() == DeltaEngine::kBsdiff) {
-    auto offt = [&](size_t at) {
-      uint64_t v = 0;
-      for (int i = 7; i >= 0; --i) v = v << 8 | patch[at + static_cast<size_t>(i)];
-      return static_cast<size_t>(v);
-    };
-    const size_t ctrl = 32, diff = ctrl + offt(8), extra = diff + offt(16);
-    for (auto [start, end] : {std::pair{ctrl, diff}, {diff, extra}, {extra, patch.size()}}) {
-      uncheckable.insert(start + 3);
-      uncheckable.insert(end - 1);
-    }
-  }
-  int benign = 0;
+  const size_t checked_prefix = engine() == DeltaEngine::kBsdiff ? 32 : patch.size();
+  size_t benign = 0;
   for (size_t byte = 0; byte < patch.size(); ++byte) {
     for (int bit = 0; bit < 8; ++bit) {
       Bytes bad = patch;
       bad[byte] ^= static_cast<uint8_t>(1 << bit);
       Result<Bytes> r = ApplyDelta(engine(), pair.base, bad, kUnlimited);
-      if (r.ok() && uncheckable.count(byte) && *r == pair.target) {
+      if (r.ok() && byte >= checked_prefix && *r == pair.target) {
         ++benign;
         continue;
       }
-      ASSERT_FALSE(r.ok()) << "flip of bit " << bit << " of byte " << byte << " of "
-                           << patch.size() << " went unnoticed";
+      ASSERT_FALSE(r.ok()) << "flip of bit " << bit << " of byte " << byte << " of " << patch.size()
+                           << " went unnoticed; output "
+                           << (*r == pair.target ? "is the target" : "differs");
       ASSERT_TRUE(r.status().IsCorruption()) << "byte " << byte << ": " << r.status();
     }
   }
-  if (engine() == DeltaEngine::kZstdPatchFrom) {
-    EXPECT_EQ(benign, 0);
-  }
+  EXPECT_LE(benign, 3u * 64) << "of " << patch.size() * 8 << " flips";
 }
 
 TEST_P(DeltaEngineTest, GarbageIsCorruption) {
@@ -228,8 +217,8 @@ TEST_P(DeltaEngineTest, WrongMagicIsCorruption) {
 
 TEST_P(DeltaEngineTest, OtherEnginesPatchIsCorruption) {
   DeltaPair pair = SmallPair(DeltaTestSeed());
-  DeltaEngine other = engine() == DeltaEngine::kBsdiff ? DeltaEngine::kZstdPatchFrom
-                                                       : DeltaEngine::kBsdiff;
+  DeltaEngine other =
+      engine() == DeltaEngine::kBsdiff ? DeltaEngine::kZstdPatchFrom : DeltaEngine::kBsdiff;
   Result<Bytes> patch = MakeDelta(other, pair.base, pair.target, {});
   ASSERT_TRUE(patch.ok());
   Result<Bytes> r = ApplyDelta(engine(), pair.base, *patch, kUnlimited);

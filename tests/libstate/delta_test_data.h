@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <utility>
@@ -67,10 +69,10 @@ inline Bytes InsertDelete(Bytes data, std::mt19937_64& rng, int count, size_t ma
 
 inline std::string RandomLine(std::mt19937_64& rng) {
   static const char* const kWords[] = {
-      "state",  "volume", "capture", "restore", "chunk",   "delta",  "merkle", "root",
-      "policy", "agent",  "node",    "pod",     "version", "object", "store",  "snapshot",
-      "key",    "value",  "true",    "false",   "replica", "=",      "#",      "{",
-      "}",      "0",      "42",      "1024",    "/var/lib", "data",  "log",    "sync"};
+      "state",  "volume", "capture", "restore", "chunk",    "delta",  "merkle", "root",
+      "policy", "agent",  "node",    "pod",     "version",  "object", "store",  "snapshot",
+      "key",    "value",  "true",    "false",   "replica",  "=",      "#",      "{",
+      "}",      "0",      "42",      "1024",    "/var/lib", "data",   "log",    "sync"};
   constexpr size_t kCount = sizeof(kWords) / sizeof(kWords[0]);
   std::string line;
   size_t words = 2 + Below(rng, 12);
@@ -105,13 +107,31 @@ inline std::vector<std::string> EditLines(std::vector<std::string> lines, std::m
   for (size_t i = 0; i < edits && !lines.empty(); ++i) {
     size_t at = Below(rng, lines.size());
     switch (rng() % 3) {
-      case 0: lines[at] = RandomLine(rng); break;
-      case 1: lines.insert(lines.begin() + static_cast<ptrdiff_t>(at), RandomLine(rng)); break;
-      default: lines.erase(lines.begin() + static_cast<ptrdiff_t>(at)); break;
+      case 0:
+        lines[at] = RandomLine(rng);
+        break;
+      case 1:
+        lines.insert(lines.begin() + static_cast<ptrdiff_t>(at), RandomLine(rng));
+        break;
+      default:
+        lines.erase(lines.begin() + static_cast<ptrdiff_t>(at));
+        break;
     }
   }
   return lines;
 }
+
+#ifdef DK_SOURCE_DIR_DEFAULT
+// Reads tests/golden/delta/<name> from $DK_SOURCE_DIR (set by ctest) or the configured source
+// tree; empty when missing (the caller's size checks then fail).
+inline Bytes ReadDeltaGolden(const std::string& name) {
+  const char* dir = std::getenv("DK_SOURCE_DIR");
+  std::string path = std::string(dir != nullptr && *dir != '\0' ? dir : DK_SOURCE_DIR_DEFAULT) +
+                     "/tests/golden/delta/" + name;
+  std::ifstream in(path, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+#endif
 
 struct DeltaPair {
   std::string name;
