@@ -45,6 +45,25 @@ Status ApplyMeta(int fd, const EntryMeta& m, std::string_view rel) {
   return Status::Ok();
 }
 
+// True when every component of `rel` is a real directory (not a file, not a symlink).
+bool RealDirectoryChain(int root_fd, std::string_view rel) {
+  size_t pos = 0;
+  while (!rel.empty()) {
+    size_t slash = rel.find('/', pos);
+    auto [dir, name] = SplitParent(rel.substr(0, slash));
+    auto dfd = OpenBeneath(root_fd, dir, O_RDONLY | O_DIRECTORY);
+    struct stat st;
+    if (!dfd.ok() ||
+        fstatat(dfd->get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(st.st_mode)) {
+      return false;
+    }
+    if (slash == std::string_view::npos) break;
+    pos = slash + 1;
+  }
+  return true;
+}
+
 std::string TmpName() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   char buf[32];
@@ -88,7 +107,9 @@ Result<UniqueFd> OpenBeneath(int root_fd, std::string_view rel, int flags, mode_
   open_how how{};
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
   how.mode = (flags & O_CREAT) ? mode : 0;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  // No symlink is traversed at all, not even one that stays inside the root: a restore
+  // must never write through a link into another directory of the tree.
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
   long fd;
   do {
     fd = syscall(SYS_openat2, root_fd, p.c_str(), &how, sizeof how);
@@ -97,7 +118,7 @@ Result<UniqueFd> OpenBeneath(int root_fd, std::string_view rel, int flags, mode_
     int err = errno;
     if (err == EXDEV || err == ELOOP) {
       return Status::PermissionDenied("path '" + p +
-                                      "' resolves outside the root (symlink or '..'): refused");
+                                      "' goes through a symlink or outside the root: refused");
     }
     return Status::FromErrno(err, "open " + p);
   }
@@ -187,6 +208,13 @@ Status EnsureDir(int root_fd, std::string_view rel, const EntryMeta* m) {
     auto pfd = OpenBeneath(root_fd, parent, O_RDONLY | O_DIRECTORY);
     if (!pfd.ok()) return pfd.status();
     std::string nm(name);
+    // A file or symlink where a directory goes is replaced (the recorded state wins; the
+    // link is removed, never followed).
+    struct stat st;
+    if (fstatat(pfd->get(), nm.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
+        unlinkat(pfd->get(), nm.c_str(), 0) != 0 && errno != ENOENT) {
+      return Status::FromErrno(errno, "replace " + std::string(prefix) + " with a directory");
+    }
     if (mkdirat(pfd->get(), nm.c_str(), 0755) != 0 && errno != EEXIST)
       return Status::FromErrno(errno, "mkdir " + std::string(prefix));
     if (slash == std::string_view::npos) break;
@@ -267,7 +295,11 @@ Status RemoveBeneath(int root_fd, std::string_view rel) {
   DK_RETURN_IF_ERROR(CheckRelPath(rel));
   auto [parent, name] = SplitParent(rel);
   auto pfd = OpenBeneath(root_fd, parent, O_RDONLY | O_DIRECTORY);
-  if (!pfd.ok()) return pfd.status().IsNotFound() ? Status::Ok() : pfd.status();
+  if (!pfd.ok()) {
+    // Absent, or below a file or a symlink: nothing by that path lies beneath the root.
+    if (pfd.status().IsNotFound() || !RealDirectoryChain(root_fd, parent)) return Status::Ok();
+    return pfd.status();
+  }
   std::string nm(name);
   struct stat st;
   if (fstatat(pfd->get(), nm.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)

@@ -1,9 +1,10 @@
 // Filesystem access confined to a root directory (private).
 //
-// Every path below a root is resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS),
+// Every path below a root is resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS),
 // so neither ".." nor a symlink (planted before or during the operation) can make us read or
-// write outside the root. Paths given here are relative ("a/b.txt"), without "." or ".."
-// components; others are rejected with InvalidArgument.
+// write outside the root, or through a link into another directory inside it. Paths given
+// here are relative ("a/b.txt"), without "." or ".." components; others are rejected with
+// InvalidArgument.
 #pragma once
 
 #include <sys/stat.h>
@@ -40,8 +41,8 @@ class UniqueFd {
 // Checks that `rel` is a clean relative path.
 Status CheckRelPath(std::string_view rel);
 
-// Opens `rel` beneath `root_fd` (O_CLOEXEC added). EXDEV/ELOOP become PermissionDenied
-// "escapes the root".
+// Opens `rel` beneath `root_fd` (O_CLOEXEC added). A symlink in any component, or a path
+// leaving the root, gives PermissionDenied "goes through a symlink or outside the root".
 Result<UniqueFd> OpenBeneath(int root_fd, std::string_view rel, int flags, mode_t mode = 0);
 Result<UniqueFd> OpenRootDir(const std::string& path);
 
@@ -68,8 +69,11 @@ struct EntryMeta {
 Status WriteFileAtomic(int root_fd, std::string_view rel, ByteView content, const EntryMeta& m);
 Status WriteSymlinkAtomic(int root_fd, std::string_view rel, const std::string& target,
                           const EntryMeta& m);
+// Makes `rel` and its parents directories; a file or symlink standing where one goes is
+// replaced (removed, never followed). Applies `m` to `rel` when given.
 Status EnsureDir(int root_fd, std::string_view rel, const EntryMeta* m);
-// Removes `rel` (a file, symlink, or a directory tree). OK when absent.
+// Removes `rel` (a file, symlink, or a directory tree). OK when absent, including when a
+// parent is a file or a symlink (nothing by that path lies beneath the root).
 Status RemoveBeneath(int root_fd, std::string_view rel);
 
 }  // namespace dk

@@ -20,6 +20,8 @@ Status StoreOptions::Validate() const {
     return Status::InvalidArgument("store options: zstd levels must be 1..19");
   if (map_size < (1u << 20))
     return Status::InvalidArgument("store options: map_size must be at least 1 MiB");
+  if (racy_window_ns < 0)
+    return Status::InvalidArgument("store options: racy_window_ns must not be negative");
   return Status::Ok();
 }
 
@@ -55,15 +57,18 @@ bool Match(std::string_view g, std::string_view p) {
 }  // namespace
 
 bool GlobMatch(std::string_view glob, std::string_view path) {
-  if (Match(glob, path)) return true;
   // A pattern without '/' matches the base name anywhere ("*.tmp" matches "a/b.tmp"),
-  // and a directory pattern matches everything below it ("cache" matches "cache/x").
-  if (glob.find('/') == std::string_view::npos) {
-    size_t slash = path.rfind('/');
-    if (slash != std::string_view::npos && Match(glob, path.substr(slash + 1))) return true;
-  }
+  // and a directory pattern matches everything below it ("cache" matches "cache/x", and
+  // so, by both rules, "a/cache/x").
+  const bool base_name_rule = glob.find('/') == std::string_view::npos;
+  auto entry = [&](std::string_view p) {
+    if (Match(glob, p)) return true;
+    size_t slash = p.rfind('/');
+    return base_name_rule && slash != std::string_view::npos && Match(glob, p.substr(slash + 1));
+  };
+  if (entry(path)) return true;
   for (size_t i = 0; i < path.size(); ++i)
-    if (path[i] == '/' && Match(glob, path.substr(0, i))) return true;
+    if (path[i] == '/' && entry(path.substr(0, i))) return true;
   return false;
 }
 

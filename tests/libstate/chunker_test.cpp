@@ -72,7 +72,8 @@ TEST(ChunkerGoldenTest, SmallParamsCutGoldenInputAtPinnedOffsets) {
 
 TEST(ChunkerGoldenTest, GoldenInputIsTheOneThePinsWereMadeFrom) {
   // Guards the generator: if this changes, the pins above test a different input.
-  EXPECT_EQ(HashBytes(GoldenInput()).Hex(), "453f6b4b3762ccf12b10d152d412a655b4c000b351c9ff564b599d85dbe678fb");
+  EXPECT_EQ(HashBytes(GoldenInput()).Hex(),
+            "453f6b4b3762ccf12b10d152d412a655b4c000b351c9ff564b599d85dbe678fb");
 }
 
 class ChunkerBoundsTest : public ::testing::TestWithParam<ChunkerParams> {};
@@ -88,9 +89,15 @@ TEST_P(ChunkerBoundsTest, EveryChunkButTheLastIsWithinMinAndMax) {
     size_t n = rng.Between(0, 4ull * p.max_size + 17);
     Bytes data;
     switch (round % 3) {
-      case 0: data = rng.RandomBytes(n); break;
-      case 1: data = testing::TextBytes(rng, n); break;
-      default: data.assign(n, static_cast<uint8_t>(rng.Below(256))); break;
+      case 0:
+        data = rng.RandomBytes(n);
+        break;
+      case 1:
+        data = testing::TextBytes(rng, n);
+        break;
+      default:
+        data.assign(n, static_cast<uint8_t>(rng.Below(256)));
+        break;
     }
     auto spans = c.Split(data);
     for (size_t i = 0; i < spans.size(); ++i) {
@@ -109,9 +116,9 @@ TEST_P(ChunkerBoundsTest, SplitCoversTheInputExactlyInOrder) {
   SCOPED_TRACE("seed=" + std::to_string(seed) + " params=" + p.Name());
   SplitMix64 rng(seed);
   Chunker c(p);
-  for (size_t n : {size_t{0}, size_t{1}, size_t{p.min_size}, size_t{p.min_size} + 1,
-                   size_t{p.max_size}, size_t{p.max_size} + 1,
-                   static_cast<size_t>(rng.Between(1, 10ull * p.max_size))}) {
+  for (size_t n :
+       {size_t{0}, size_t{1}, size_t{p.min_size}, size_t{p.min_size} + 1, size_t{p.max_size},
+        size_t{p.max_size} + 1, static_cast<size_t>(rng.Between(1, 10ull * p.max_size))}) {
     Bytes data = rng.RandomBytes(n);
     auto spans = c.Split(data);
     uint64_t off = 0;
@@ -172,7 +179,8 @@ TEST(ChunkerStabilityTest, InsertionNearStartLeavesLaterChunkIdsUnchanged) {
 
   auto ids = [&](const Bytes& data) {
     std::vector<ObjectId> out;
-    for (const auto& s : c.Split(data)) out.push_back(HashBytes(ByteView(data).subspan(s.offset, s.size)));
+    for (const auto& s : c.Split(data))
+      out.push_back(HashBytes(ByteView(data).subspan(s.offset, s.size)));
     return out;
   };
   std::vector<ObjectId> before = ids(original);
@@ -242,15 +250,15 @@ TEST_P(ChunkerBadParamsTest, ValidateRejectsWithMessageNamingTheValues) {
   EXPECT_NE(so.message().find("min=" + std::to_string(p.min_size)), std::string::npos) << so;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, ChunkerBadParamsTest,
-    ::testing::Values(BadParams{{63, 128, 256}, "min below 64"},
-                      BadParams{{128, 128, 256}, "min not below avg"},
-                      BadParams{{64, 256, 256}, "avg not below max"},
-                      BadParams{{64, 512, 256}, "avg above max"},
-                      BadParams{{64, 1000, 4096}, "avg not a power of two"},
-                      BadParams{{1024, 4096, (64u << 20) + 1}, "max above 64 MiB"},
-                      BadParams{{0, 0, 0}, "all zero"}));
+INSTANTIATE_TEST_SUITE_P(Cases, ChunkerBadParamsTest,
+                         ::testing::Values(BadParams{{63, 128, 256}, "min below 64"},
+                                           BadParams{{128, 128, 256}, "min not below avg"},
+                                           BadParams{{64, 256, 256}, "avg not below max"},
+                                           BadParams{{64, 512, 256}, "avg above max"},
+                                           BadParams{{64, 1000, 4096}, "avg not a power of two"},
+                                           BadParams{{1024, 4096, (64u << 20) + 1},
+                                                     "max above 64 MiB"},
+                                           BadParams{{0, 0, 0}, "all zero"}));
 
 }  // namespace
 }  // namespace dk

@@ -33,7 +33,8 @@ ObjectId SpecRoot(std::vector<ObjectId> level) {
   }
   while (level.size() > 1) {
     std::vector<ObjectId> next;
-    for (size_t i = 0; i + 1 < level.size(); i += 2) next.push_back(Tagged(0x01, {&level[i], &level[i + 1]}));
+    for (size_t i = 0; i + 1 < level.size(); i += 2)
+      next.push_back(Tagged(0x01, {&level[i], &level[i + 1]}));
     if (level.size() % 2) next.push_back(level.back());  // odd last node promoted unchanged
     level = std::move(next);
   }
@@ -45,15 +46,21 @@ ObjectId Root(const std::vector<ObjectId>& leaves) { return MerkleRoot(leaves); 
 // Pinned once from the implementation; changing them is a format change (every stored
 // version's and capture set's root would stop verifying).
 TEST(MerkleGoldenTest, RootsOfZeroOneTwoThreeAndFiveLeavesArePinned) {
-  EXPECT_EQ(Root(Leaves(0)).Hex(), "dbc1b4c900ffe48d575b5da5c638040125f65db0fe3e24494b76ea986457d986");
-  EXPECT_EQ(Root(Leaves(1)).Hex(), "41d985b167e6b20ef62625fd9af642f5d05ca273ef056dcce2505c4175ab5001");
-  EXPECT_EQ(Root(Leaves(2)).Hex(), "2a59b5d471cd6272ee95af6c5fec5adada4872d5a507a391bcb44b5986027b51");
-  EXPECT_EQ(Root(Leaves(3)).Hex(), "34993e4d52d7cc59b504129df2617e37e7f92fdcc5876858b425ac1f4b8af0a8");
-  EXPECT_EQ(Root(Leaves(5)).Hex(), "7c8844542aa84567f604ed724088c2e94178e26b61c56302a229ddc94a1c4c23");
+  EXPECT_EQ(Root(Leaves(0)).Hex(),
+            "dbc1b4c900ffe48d575b5da5c638040125f65db0fe3e24494b76ea986457d986");
+  EXPECT_EQ(Root(Leaves(1)).Hex(),
+            "41d985b167e6b20ef62625fd9af642f5d05ca273ef056dcce2505c4175ab5001");
+  EXPECT_EQ(Root(Leaves(2)).Hex(),
+            "2a59b5d471cd6272ee95af6c5fec5adada4872d5a507a391bcb44b5986027b51");
+  EXPECT_EQ(Root(Leaves(3)).Hex(),
+            "34993e4d52d7cc59b504129df2617e37e7f92fdcc5876858b425ac1f4b8af0a8");
+  EXPECT_EQ(Root(Leaves(5)).Hex(),
+            "7c8844542aa84567f604ed724088c2e94178e26b61c56302a229ddc94a1c4c23");
 }
 
 TEST(MerkleGoldenTest, ImplementationFollowsTheDocumentedNodeRule) {
-  for (size_t n = 0; n <= 33; ++n) EXPECT_EQ(Root(Leaves(n)), SpecRoot(Leaves(n))) << n << " leaves";
+  for (size_t n = 0; n <= 33; ++n)
+    EXPECT_EQ(Root(Leaves(n)), SpecRoot(Leaves(n))) << n << " leaves";
 }
 
 TEST(MerkleTest, RootNeverEqualsALeafOrTheEmptyRoot) {
@@ -98,9 +105,7 @@ TEST(MerkleTest, AddingOrRemovingALeafChangesTheRoot) {
   }
 }
 
-TEST(MerkleTest, SameLeavesGiveTheSameRoot) {
-  EXPECT_EQ(Root(Leaves(7)), Root(Leaves(7)));
-}
+TEST(MerkleTest, SameLeavesGiveTheSameRoot) { EXPECT_EQ(Root(Leaves(7)), Root(Leaves(7))); }
 
 }  // namespace
 }  // namespace dk

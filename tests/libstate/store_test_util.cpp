@@ -82,7 +82,8 @@ std::string Describe(const TreeEntry& e) {
 
 TempDir::TempDir(std::string_view tag) {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + std::string(tag) + "-XXXXXX";
+  std::string tmpl =
+      std::string(base && *base ? base : "/tmp") + "/" + std::string(tag) + "-XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   if (!mkdtemp(buf.data())) Die(Errno("mkdtemp " + tmpl));
@@ -310,7 +311,8 @@ std::vector<VersionInfo> LogOrDie(Store& s, const std::string& path) {
 
 std::string ReadVersionOrDie(Store& s, const std::string& path, uint64_t seq) {
   auto r = s.ReadVersion(path, seq);
-  if (!r.ok()) Die("ReadVersion(" + path + ", " + std::to_string(seq) + "): " + r.status().ToString());
+  if (!r.ok())
+    Die("ReadVersion(" + path + ", " + std::to_string(seq) + "): " + r.status().ToString());
   return ToString(*r);
 }
 
@@ -333,7 +335,8 @@ struct RawStoreForTest::Impl {
     MDB_dbi dbi = 0;
     int rc = mdb_dbi_open(txn, db, 0, &dbi);
     *found = rc == 0;
-    if (rc != 0 && rc != MDB_NOTFOUND) Die(std::string("mdb_dbi_open ") + db + ": " + mdb_strerror(rc));
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      Die(std::string("mdb_dbi_open ") + db + ": " + mdb_strerror(rc));
     return dbi;
   }
   MDB_txn* Begin(bool write) {

@@ -29,6 +29,10 @@ struct StoreOptions {
   int zstd_level = 3;              // whole objects
   int delta_zstd_level = 9;        // patch-from deltas
   uint64_t map_size = 64ull << 30; // LMDB map size: the store's maximum size
+  // A file changed within this time before a capture is read again by the next capture even
+  // if its size and times look unchanged: a rewrite in the same timestamp tick leaves them
+  // equal, and ticks are as coarse as a jiffy (or 1-2 s on some filesystems). 0 trusts stat.
+  int64_t racy_window_ns = 2'000'000'000;
   bool sync = true;                // fsync on every commit (crash-durable acknowledgements)
   Logger* logger = nullptr;        // not owned; nullptr = NullLogger()
   ClockFn clock;                   // empty = SystemClockNs
