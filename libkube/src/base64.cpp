@@ -43,8 +43,8 @@ std::optional<std::string> Base64Decode(std::string_view in) {
       v[j] = Value(c);
       if (v[j] < 0) return std::nullopt;
     }
-    uint32_t triple = (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) |
-                      uint32_t(v[3]);
+    uint32_t triple =
+        (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) | uint32_t(v[3]);
     out.push_back(static_cast<char>((triple >> 16) & 0xff));
     if (pad < 2) out.push_back(static_cast<char>((triple >> 8) & 0xff));
     if (pad < 1) out.push_back(static_cast<char>(triple & 0xff));

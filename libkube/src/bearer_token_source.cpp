@@ -22,8 +22,8 @@ Result<std::string> BearerTokenSource::Token() {
     return content.status().WithContext("bearer token file");
   }
   std::string token = std::move(content).value();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' ||
-                            token.back() == ' ' || token.back() == '\t')) {
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' ||
+                            token.back() == '\t')) {
     token.pop_back();
   }
   if (token.empty()) {

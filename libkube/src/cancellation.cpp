@@ -13,13 +13,13 @@ void Cancellation::Cancel() {
     cancelled_ = true;
     callbacks.swap(callbacks_);
     running_callbacks_ = true;
+    cv_.notify_all();  // wakes SleepFor()
   }
-  cv_.notify_all();
   for (auto& [id, fn] : callbacks) fn();
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    running_callbacks_ = false;
-  }
+  // Notify under the lock: a woken Unregister() may let the owner destroy this object, so
+  // nothing here may touch members after the lock is released.
+  std::lock_guard<std::mutex> g(mu_);
+  running_callbacks_ = false;
   cv_.notify_all();
 }
 

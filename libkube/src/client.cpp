@@ -37,20 +37,28 @@ Status ValidateNamespace(const ResourceRef& ref, std::string_view ns) {
 
 std::string PatchContentType(PatchType t) {
   switch (t) {
-    case PatchType::kMerge: return "application/merge-patch+json";
-    case PatchType::kJson: return "application/json-patch+json";
-    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::kApply: return "application/apply-patch+yaml";
+    case PatchType::kMerge:
+      return "application/merge-patch+json";
+    case PatchType::kJson:
+      return "application/json-patch+json";
+    case PatchType::kStrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::kApply:
+      return "application/apply-patch+yaml";
   }
   return kJson;
 }
 
 std::string PropagationName(PropagationPolicy p) {
   switch (p) {
-    case PropagationPolicy::kOrphan: return "Orphan";
-    case PropagationPolicy::kBackground: return "Background";
-    case PropagationPolicy::kForeground: return "Foreground";
-    case PropagationPolicy::kDefault: return "";
+    case PropagationPolicy::kOrphan:
+      return "Orphan";
+    case PropagationPolicy::kBackground:
+      return "Background";
+    case PropagationPolicy::kForeground:
+      return "Foreground";
+    case PropagationPolicy::kDefault:
+      return "";
   }
   return "";
 }
@@ -156,7 +164,9 @@ Result<ObjectList> Client::List(const ResourceRef& ref, std::string_view ns,
     auto cont = meta->find("continue");
     if (cont != meta->end() && cont->is_string()) list.continue_token = cont->get<std::string>();
     auto rem = meta->find("remainingItemCount");
-    if (rem != meta->end() && rem->is_number_integer()) list.remaining_item_count = rem->get<int64_t>();
+    if (rem != meta->end() && rem->is_number_integer()) {
+      list.remaining_item_count = rem->get<int64_t>();
+    }
   }
   auto items = j.find("items");
   if (items != j.end() && !items->is_null() && !items->is_array()) {
@@ -167,7 +177,9 @@ Result<ObjectList> Client::List(const ResourceRef& ref, std::string_view ns,
   auto list_kind = j.find("kind");
   if (kind.empty() && list_kind != j.end() && list_kind->is_string()) {
     kind = list_kind->get<std::string>();
-    if (kind.size() > 4 && kind.compare(kind.size() - 4, 4, "List") == 0) kind.resize(kind.size() - 4);
+    if (kind.size() > 4 && kind.compare(kind.size() - 4, 4, "List") == 0) {
+      kind.resize(kind.size() - 4);
+    }
   }
   if (items != j.end() && items->is_array()) {
     list.items.reserve(items->size());
@@ -198,7 +210,9 @@ Result<ObjectList> Client::ListAll(const ResourceRef& ref, std::string_view ns,
 
 Result<nlohmann::json> Client::Create(const ResourceRef& ref, std::string_view ns,
                                       const nlohmann::json& object, const WriteOptions& options) {
-  if (!object.is_object()) return Status::InvalidArgument("create: the object is not a JSON object");
+  if (!object.is_object()) {
+    return Status::InvalidArgument("create: the object is not a JSON object");
+  }
   const std::string target_ns = WriteNamespace(ref, ns, object);
   if (ref.namespaced && target_ns.empty()) {
     return Status::InvalidArgument("create " + ref.resource + ": no namespace given");

@@ -45,12 +45,16 @@ EventRecorder::EventRecorder(Client* client, EventRecorderOptions options)
 }
 
 EventRecorder::~EventRecorder() {
+  size_t dropped = 0;
   {
     std::lock_guard<std::mutex> g(mu_);
     stopping_ = true;
+    dropped = queue_.size();
+    queue_.clear();  // best effort: never hold up shutdown on an unreachable API server
   }
   cv_.notify_all();
   sender_.join();
+  if (dropped > 0) logger_->Warn("Dropped unsent events at shutdown", {{"events", dropped}});
 }
 
 void EventRecorder::Record(const nlohmann::json& regarding, EventType type, std::string reason,
@@ -107,16 +111,16 @@ void EventRecorder::Send(const Pending& p) {
   if (ns.empty()) ns = "default";
   const std::string regarding_name = Str(p.regarding, "name");
   const std::string key = Str(p.regarding, "uid") + "\n" + Str(p.regarding, "kind") + "\n" + ns +
-                          "\n" + regarding_name + "\n" + TypeName(p.type) + "\n" + p.reason +
-                          "\n" + p.action + "\n" + p.note;
+                          "\n" + regarding_name + "\n" + TypeName(p.type) + "\n" + p.reason + "\n" +
+                          p.action + "\n" + p.note;
   const std::string when = FormatMicroTime(p.wall);
 
   char suffix[32];
-  std::snprintf(suffix, sizeof(suffix), ".%llx",
-                static_cast<unsigned long long>(
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(p.wall.time_since_epoch())
-                        .count() +
-                    static_cast<int64_t>(name_seq_++)));
+  std::snprintf(
+      suffix, sizeof(suffix), ".%llx",
+      static_cast<unsigned long long>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(p.wall.time_since_epoch()).count() +
+          static_cast<int64_t>(name_seq_++)));
   std::string base = regarding_name.empty() ? "event" : regarding_name;
   if (base.size() > 200) base.resize(200);
   EventAggregator::Decision d = aggregator_.Observe(key, p.seen, base + suffix);
@@ -150,7 +154,8 @@ void EventRecorder::Send(const Pending& p) {
   Result<nlohmann::json> r = client_->Create(events, ns, ev);
   if (!r.ok()) {
     aggregator_.Forget(key);
-    logger_->Warn("Creating an event failed", {{"event", d.name}, {"error", r.status().ToString()}});
+    logger_->Warn("Creating an event failed",
+                  {{"event", d.name}, {"error", r.status().ToString()}});
   }
 }
 

@@ -50,9 +50,14 @@ void FakeClock::Advance(Duration d) {
       now_ += d;
       wall_now_ += std::chrono::duration_cast<WallTime::duration>(d);
     }
-    for (const Waiter& w : waiters_) {
-      if (w.deadline <= now_) due.push_back(w);
-    }
+    // Due waiters are deregistered here, so that BlockUntilWaiters() after Advance() waits for
+    // the woken threads to park again rather than counting their stale registrations.
+    auto keep = std::remove_if(waiters_.begin(), waiters_.end(), [&](const Waiter& w) {
+      if (w.deadline > now_) return false;
+      due.push_back(w);
+      return true;
+    });
+    waiters_.erase(keep, waiters_.end());
   }
   for (const Waiter& w : due) {
     std::lock_guard<std::mutex> g(*w.mu);

@@ -1,14 +1,15 @@
 // The cpprestsdk adapter: the only file that includes cpprestsdk (and Boost.Asio) headers.
 // cpprestsdk reports failures by throwing; every call into it is wrapped so that no exception
 // leaves this file.
+#include <cpprest/containerstream.h>
+#include <cpprest/http_client.h>
+#include <cpprest/producerconsumerstream.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <condition_variable>
-#include <cpprest/http_client.h>
-#include <cpprest/producerconsumerstream.h>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -67,7 +68,9 @@ Result<PkeyPtr> ParsePrivateKey(const std::string& pem, const std::string& what)
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return Status::Internal("BIO_new_mem_buf failed");
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
-  if (!key) return Status::InvalidArgument(what + ": not a PEM private key (" + OpenSslError() + ")");
+  if (!key) {
+    return Status::InvalidArgument(what + ": not a PEM private key (" + OpenSslError() + ")");
+  }
   return key;
 }
 
@@ -111,7 +114,8 @@ struct StreamState {
 
 // A response body sink that hands every piece of body to StreamState as it arrives (the stock
 // producer_consumer_buffer would hold small reads back until a requested size is available).
-class ChunkSink final : public concurrency::streams::details::basic_producer_consumer_buffer<uint8_t> {
+class ChunkSink final
+    : public concurrency::streams::details::basic_producer_consumer_buffer<uint8_t> {
  public:
   explicit ChunkSink(std::shared_ptr<StreamState> state)
       : basic_producer_consumer_buffer<uint8_t>(512), state_(std::move(state)) {}
@@ -140,8 +144,8 @@ class ChunkSink final : public concurrency::streams::details::basic_producer_con
 
 class CppRestTransport final : public HttpTransport {
  public:
-  CppRestTransport(const RestConfig& config, std::shared_ptr<const TlsMaterial> tls,
-                   Logger* logger, CppRestTransportOptions options)
+  CppRestTransport(const RestConfig& config, std::shared_ptr<const TlsMaterial> tls, Logger* logger,
+                   CppRestTransportOptions options)
       : server_(config.server), host_header_(config.tls_server_name), logger_(logger) {
     client_ = MakeClient(config, tls, config.request_timeout);
     stream_client_ = MakeClient(config, tls, options.stream_idle_timeout);
@@ -166,12 +170,12 @@ class CppRestTransport final : public HttpTransport {
     auto state = std::make_shared<StreamState>();
     pplx::cancellation_token_source cts;
     CancellationCallback on_cancel(cancel, [state, cts]() {
-      cts.cancel();  // closes the connection
       {
         std::lock_guard<std::mutex> g(state->mu);
-        state->cancelled = true;
+        state->cancelled = true;  // before the failure that closing the connection causes
       }
       state->cv.notify_all();
+      cts.cancel();  // closes the connection
     });
     HttpResponse out;
     try {
@@ -208,7 +212,8 @@ class CppRestTransport final : public HttpTransport {
       std::string chunk;
       {
         std::unique_lock<std::mutex> lock(state->mu);
-        state->cv.wait(lock, [&] { return !state->chunks.empty() || state->done || state->cancelled; });
+        state->cv.wait(lock,
+                       [&] { return !state->chunks.empty() || state->done || state->cancelled; });
         if (state->cancelled) return out;
         if (state->chunks.empty()) break;  // done and drained
         chunk = std::move(state->chunks.front());
@@ -228,7 +233,7 @@ class CppRestTransport final : public HttpTransport {
       }
     }
     std::lock_guard<std::mutex> g(state->mu);
-    if (state->failed) return Failure(request, state->error);
+    if (state->failed && !state->cancelled) return Failure(request, state->error);
     return out;
   }
 
@@ -250,7 +255,14 @@ class CppRestTransport final : public HttpTransport {
     for (const auto& [k, v] : request.headers) msg.headers().add(k, v);
     // cpprestsdk checks the server certificate against the Host header when one is set.
     if (!host_header_.empty()) msg.headers().add("Host", host_header_);
-    if (!request.content_type.empty()) msg.set_body(request.body, request.content_type);
+    if (!request.content_type.empty()) {
+      // A byte-vector stream: cpprestsdk's std::string overloads type-pun a char stream buffer
+      // into an unsigned char one (undefined behaviour that UBSan reports).
+      std::vector<unsigned char> bytes(request.body.begin(), request.body.end());
+      const size_t size = bytes.size();
+      msg.set_body(concurrency::streams::bytestream::open_istream(std::move(bytes)), size,
+                   request.content_type);
+    }
     return msg;
   }
 
@@ -269,8 +281,7 @@ class CppRestTransport final : public HttpTransport {
 
 }  // namespace
 
-Result<std::unique_ptr<HttpTransport>> NewCppRestTransport(const RestConfig& config,
-                                                           Logger* logger,
+Result<std::unique_ptr<HttpTransport>> NewCppRestTransport(const RestConfig& config, Logger* logger,
                                                            CppRestTransportOptions options) {
   if (logger == nullptr) logger = NullLogger();
   const std::string src = config.source.empty() ? "rest config" : config.source;
@@ -287,10 +298,12 @@ Result<std::unique_ptr<HttpTransport>> NewCppRestTransport(const RestConfig& con
   if (!config.client_cert_pem.empty()) {
     DK_ASSIGN_OR_RETURN(tls->client_chain,
                         ParseCertificates(config.client_cert_pem, src + ": client certificate"));
-    DK_ASSIGN_OR_RETURN(tls->client_key, ParsePrivateKey(config.client_key_pem, src + ": client key"));
+    DK_ASSIGN_OR_RETURN(tls->client_key,
+                        ParsePrivateKey(config.client_key_pem, src + ": client key"));
     if (X509_check_private_key(tls->client_chain.front().get(), tls->client_key.get()) != 1) {
       ERR_clear_error();
-      return Status::InvalidArgument(src + ": the client key does not match the client certificate");
+      return Status::InvalidArgument(src +
+                                     ": the client key does not match the client certificate");
     }
   }
   try {

@@ -114,11 +114,10 @@ void Informer::RunDispatcher() {
       notifications_.pop_front();
     }
     switch (n.kind) {
-      case Notification::kSynced:
-        {
-          std::lock_guard<std::mutex> g(mu_);
-          synced_.store(true);
-        }
+      case Notification::kSynced: {
+        std::lock_guard<std::mutex> g(mu_);
+        synced_.store(true);
+      }
         cv_.notify_all();
         break;
       case Notification::kAdd:
@@ -172,6 +171,8 @@ Status Informer::ListAndReplace(bool initial) {
 }
 
 bool Informer::HandleEvent(const WatchEvent& e) {
+  const std::string rv = GetResourceVersion(e.object);
+  if (!rv.empty()) SetResourceVersion(rv);
   switch (e.type) {
     case WatchEventType::kAdded:
     case WatchEventType::kModified: {
@@ -192,8 +193,6 @@ bool Informer::HandleEvent(const WatchEvent& e) {
     case WatchEventType::kError:
       break;
   }
-  const std::string rv = GetResourceVersion(e.object);
-  if (!rv.empty()) SetResourceVersion(rv);
   return true;
 }
 
@@ -236,8 +235,9 @@ void Informer::RunReflector() {
       Status s = ListAndReplace(list_count_.load() == 0);
       if (!s.ok()) {
         const auto d = backoff.Next();
-        logger_->Warn("List failed; retrying",
-                      {{"informer", options_.name}, {"error", s.ToString()}, {"retryInMs", Millis(d)}});
+        logger_->Warn(
+            "List failed; retrying",
+            {{"informer", options_.name}, {"error", s.ToString()}, {"retryInMs", Millis(d)}});
         if (!stop_.SleepFor(clock, d)) break;
         continue;
       }
@@ -259,7 +259,8 @@ void Informer::RunReflector() {
       continue;
     }
     if (IsGone(s)) {
-      logger_->Info("Watch expired; re-listing", {{"informer", options_.name}, {"error", s.ToString()}});
+      logger_->Info("Watch expired; re-listing",
+                    {{"informer", options_.name}, {"error", s.ToString()}});
       need_list = true;
       continue;
     }

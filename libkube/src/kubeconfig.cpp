@@ -24,8 +24,9 @@ class Fields {
   std::string Path(std::string_view field) const {
     return prefix_.empty() ? std::string(field) : prefix_ + "." + std::string(field);
   }
-  bool Has(const char* field) const { return node_.IsMap() && node_[field].IsDefined() &&
-                                             !node_[field].IsNull(); }
+  bool Has(const char* field) const {
+    return node_.IsMap() && node_[field].IsDefined() && !node_[field].IsNull();
+  }
 
   // "" when absent.
   Result<std::string> String(const char* field) const {
@@ -38,7 +39,9 @@ class Fields {
     if (!Has(field)) return false;
     const YAML::Node v = node_[field];
     bool b = false;
-    if (!v.IsScalar() || !YAML::convert<bool>::decode(v, b)) return Error(field, "must be a boolean");
+    if (!v.IsScalar() || !YAML::convert<bool>::decode(v, b)) {
+      return Error(field, "must be a boolean");
+    }
     return b;
   }
 
@@ -63,8 +66,8 @@ Result<YAML::Node> FindNamed(const YAML::Node& root, const char* list, const cha
       if (!entry.IsMap() || !entry["name"].IsScalar() || entry["name"].Scalar() != name) continue;
       const YAML::Node body = entry[inner];
       if (!body.IsMap()) {
-        return Status::InvalidArgument("kubeconfig " + file + ": " + list + "[name=" + name +
-                                       "]." + inner + ": missing or not a map");
+        return Status::InvalidArgument("kubeconfig " + file + ": " + list + "[name=" + name + "]." +
+                                       inner + ": missing or not a map");
       }
       return body;
     }
@@ -88,8 +91,8 @@ Result<std::string> LoadPem(const Fields& f, const char* data_field, const char*
   DK_ASSIGN_OR_RETURN(std::string data, f.String(data_field));
   DK_ASSIGN_OR_RETURN(std::string file, f.String(file_field));
   if (!data.empty() && !file.empty()) {
-    return f.Error(data_field, std::string("both ") + data_field + " and " + file_field +
-                                   " are set; use one");
+    return f.Error(data_field,
+                   std::string("both ") + data_field + " and " + file_field + " are set; use one");
   }
   std::string pem;
   if (!data.empty()) {
@@ -127,8 +130,8 @@ Result<RestConfig> ParseRoot(const YAML::Node& root, const std::string& path,
     }
   }
 
-  Result<YAML::Node> ctx_node = FindNamed(root, "contexts", "context", context_name, path,
-                                          context_field);
+  Result<YAML::Node> ctx_node =
+      FindNamed(root, "contexts", "context", context_name, path, context_field);
   if (!ctx_node.ok()) return ctx_node.status();
   const std::string ctx_prefix = "contexts[name=" + context_name + "].context";
   Fields ctx(*ctx_node, path, ctx_prefix);
@@ -142,8 +145,8 @@ Result<RestConfig> ParseRoot(const YAML::Node& root, const std::string& path,
   if (!ns.empty()) config.default_namespace = ns;
 
   // Cluster.
-  Result<YAML::Node> cluster_node = FindNamed(root, "clusters", "cluster", cluster_name, path,
-                                              ctx.Path("cluster"));
+  Result<YAML::Node> cluster_node =
+      FindNamed(root, "clusters", "cluster", cluster_name, path, ctx.Path("cluster"));
   if (!cluster_node.ok()) return cluster_node.status();
   Fields cluster(*cluster_node, path, "clusters[name=" + cluster_name + "].cluster");
   DK_ASSIGN_OR_RETURN(config.server, cluster.String("server"));
@@ -155,8 +158,8 @@ Result<RestConfig> ParseRoot(const YAML::Node& root, const std::string& path,
     return cluster.Error("server", "\"" + config.server + "\" is not an https:// URL");
   }
   if (http && !options.allow_insecure) {
-    return cluster.Error("server", "\"" + config.server +
-                                       "\" is plain http; refused (allow_insecure not set)");
+    return cluster.Error(
+        "server", "\"" + config.server + "\" is plain http; refused (allow_insecure not set)");
   }
   DK_ASSIGN_OR_RETURN(config.insecure_skip_tls_verify, cluster.Bool("insecure-skip-tls-verify"));
   if (config.insecure_skip_tls_verify && !options.allow_insecure) {
@@ -165,14 +168,14 @@ Result<RestConfig> ParseRoot(const YAML::Node& root, const std::string& path,
                          "(the caller did not allow insecure connections)");
   }
   DK_ASSIGN_OR_RETURN(config.tls_server_name, cluster.String("tls-server-name"));
-  DK_ASSIGN_OR_RETURN(config.ca_pem,
-                      LoadPem(cluster, "certificate-authority-data", "certificate-authority", path));
+  DK_ASSIGN_OR_RETURN(
+      config.ca_pem, LoadPem(cluster, "certificate-authority-data", "certificate-authority", path));
   if (cluster.Has("proxy-url")) return cluster.Error("proxy-url", "proxies are not supported");
 
   // User (optional: anonymous when the context names none).
   if (!user_name.empty()) {
-    Result<YAML::Node> user_node = FindNamed(root, "users", "user", user_name, path,
-                                             ctx.Path("user"));
+    Result<YAML::Node> user_node =
+        FindNamed(root, "users", "user", user_name, path, ctx.Path("user"));
     if (!user_node.ok()) return user_node.status();
     Fields user(*user_node, path, "users[name=" + user_name + "].user");
     for (const char* unsupported : {"exec", "auth-provider", "username", "password"}) {

@@ -148,9 +148,9 @@ bool LeaderElector::TryAcquireOrRenew() {
     return false;
   }
   if (!mine) {
-    logger_->Info("Acquired the lease",
-                  {{"lease", config_.lease_name}, {"identity", config_.identity},
-                   {"previousHolder", holder}});
+    logger_->Info("Acquired the lease", {{"lease", config_.lease_name},
+                                         {"identity", config_.identity},
+                                         {"previousHolder", holder}});
   }
   Observe(r->value("spec", nlohmann::json::object()), now);
   is_leader_.store(true);
@@ -176,7 +176,8 @@ Status LeaderElector::Release() {
   Result<nlohmann::json> r = client_->Update(leases, config_.lease_namespace, lease);
   if (!r.ok()) return r.status().WithContext("releasing the lease");
   is_leader_.store(false);
-  logger_->Info("Released the lease", {{"lease", config_.lease_name}, {"identity", config_.identity}});
+  logger_->Info("Released the lease",
+                {{"lease", config_.lease_name}, {"identity", config_.identity}});
   return Status::Ok();
 }
 

@@ -44,8 +44,8 @@ std::string GetStringAtPath(const nlohmann::json& obj, const std::string& dotted
   size_t start = 0;
   while (start <= dotted_path.size()) {
     size_t dot = dotted_path.find('.', start);
-    std::string part = dotted_path.substr(start, dot == std::string::npos ? std::string::npos
-                                                                          : dot - start);
+    std::string part =
+        dotted_path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!cur->is_object()) return "";
     auto it = cur->find(part);
     if (it == cur->end()) return "";

@@ -5,8 +5,11 @@
 namespace dk::kube {
 
 TokenBucket::TokenBucket(double qps, int burst, Clock* clock)
-    : qps_(qps > 0 ? qps : 1), burst_(burst > 0 ? burst : 1), clock_(clock),
-      tokens_(burst_), last_(clock->Now()) {}
+    : qps_(qps > 0 ? qps : 1),
+      burst_(burst > 0 ? burst : 1),
+      clock_(clock),
+      tokens_(burst_),
+      last_(clock->Now()) {}
 
 std::chrono::nanoseconds TokenBucket::Reserve() {
   std::lock_guard<std::mutex> g(mu_);

@@ -43,8 +43,8 @@ TEST(ApiErrorTest, MapsHttpCodesToStatusCodes) {
     EXPECT_EQ(s.retryable(), c.retryable) << c.http;
     EXPECT_EQ(ApiReason(s), c.reason) << c.http;
     EXPECT_EQ(ApiHttpCode(s), c.http);
-    EXPECT_EQ(s.message(), "GET /x: the message (HTTP " + std::to_string(c.http) + ", reason " +
-                               c.reason + ")");
+    EXPECT_EQ(s.message(),
+              "GET /x: the message (HTTP " + std::to_string(c.http) + ", reason " + c.reason + ")");
   }
 }
 
@@ -71,7 +71,9 @@ TEST(ApiErrorTest, ReasonSurvivesAddedContext) {
 }
 
 TEST(ApiErrorTest, WatchErrorEventStatusUsesItsCode) {
-  nlohmann::json status = {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"},
+  nlohmann::json status = {{"kind", "Status"},
+                           {"code", 410},
+                           {"reason", "Expired"},
                            {"message", "too old resource version: 1 (42)"}};
   Status s = StatusFromApiStatus(status, "WATCH /api/v1/configmaps");
   EXPECT_TRUE(IsGone(s));

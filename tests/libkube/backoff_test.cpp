@@ -18,7 +18,8 @@ uint64_t TestSeed() {
 TEST(BackoffTest, WithoutJitterDoublesUpToMax) {
   Backoff b({milliseconds(100), milliseconds(1000), 2.0, 0.0, 1});
   std::vector<int64_t> got;
-  for (int i = 0; i < 7; ++i) got.push_back(std::chrono::duration_cast<milliseconds>(b.Next()).count());
+  for (int i = 0; i < 7; ++i)
+    got.push_back(std::chrono::duration_cast<milliseconds>(b.Next()).count());
   EXPECT_EQ(got, (std::vector<int64_t>{100, 200, 400, 800, 1000, 1000, 1000}));
   b.Reset();
   EXPECT_EQ(b.Next(), milliseconds(100));

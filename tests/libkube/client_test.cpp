@@ -186,10 +186,9 @@ TEST_F(ClientTest, ApplySendsApplyPatchWithFieldManagerAndForce) {
   EXPECT_EQ(nlohmann::json::parse(r.body), ConfigMap("a"));
 
   PatchOptions no_manager;
-  EXPECT_EQ(client_->Apply(resources::ConfigMaps(), "ns", ConfigMap("a"), no_manager)
-                .status()
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      client_->Apply(resources::ConfigMaps(), "ns", ConfigMap("a"), no_manager).status().code(),
+      StatusCode::kInvalidArgument);
   nlohmann::json no_kind = ConfigMap("a");
   no_kind.erase("kind");
   EXPECT_EQ(client_->Apply(resources::ConfigMaps(), "ns", no_kind, po).status().code(),
@@ -310,8 +309,9 @@ TEST_F(ClientTest, WatchEndsWhenCancelled) {
     ASSERT_TRUE(api_->WaitForWatches(1));
     cancel.Cancel();
   });
-  Status s = client_->Watch(resources::ConfigMaps(), "ns", WatchOptions{},
-                            [](const WatchEvent&) { return true; }, &cancel);
+  Status s = client_->Watch(
+      resources::ConfigMaps(), "ns", WatchOptions{}, [](const WatchEvent&) { return true; },
+      &cancel);
   canceller.join();
   EXPECT_TRUE(s.ok()) << s;
 }
@@ -368,9 +368,8 @@ TEST(ClientWatchStreamTest, HandlesBookmarksPartialLinesAndTruncation) {
   s = WatchScripted(200, {"garbage\n"}, &events);
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
 
-  s = WatchScripted(403,
-                    {"{\"kind\":\"Status\",\"reason\":\"Forbidden\",\"message\":\"no watch\"}"},
-                    &events);
+  s = WatchScripted(
+      403, {"{\"kind\":\"Status\",\"reason\":\"Forbidden\",\"message\":\"no watch\"}"}, &events);
   EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(ApiReason(s), "Forbidden");
 }

@@ -67,7 +67,9 @@ TEST(CancellationTest, CallbacksRunOnceAndCanBeUnregistered) {
 TEST(CancellationTest, GuardUnregistersOnScopeExit) {
   Cancellation stop;
   int calls = 0;
-  { CancellationCallback guard(&stop, [&] { ++calls; }); }
+  {
+    CancellationCallback guard(&stop, [&] { ++calls; });
+  }
   stop.Cancel();
   EXPECT_EQ(calls, 0);
   CancellationCallback null_guard(nullptr, [&] { ++calls; });  // null cancellation is allowed

@@ -37,7 +37,8 @@ ParsedPath Parse(const std::string& full) {
     size_t start = 0;
     while (start < query.size()) {
       size_t amp = query.find('&', start);
-      std::string kv = query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+      std::string kv =
+          query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
       size_t eq = kv.find('=');
       p.query[kv.substr(0, eq)] = eq == std::string::npos ? "" : Unescape(kv.substr(eq + 1));
       if (amp == std::string::npos) break;
@@ -48,7 +49,8 @@ ParsedPath Parse(const std::string& full) {
   size_t start = 1;
   while (start <= path.size()) {
     size_t slash = path.find('/', start);
-    seg.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    seg.push_back(
+        path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
@@ -63,8 +65,8 @@ ParsedPath Parse(const std::string& full) {
 }
 
 HttpResponse StatusResponse(int code, const std::string& reason, const std::string& message) {
-  nlohmann::json s = {{"kind", "Status"},       {"apiVersion", "v1"}, {"status", "Failure"},
-                      {"message", message},     {"reason", reason},   {"code", code}};
+  nlohmann::json s = {{"kind", "Status"},   {"apiVersion", "v1"}, {"status", "Failure"},
+                      {"message", message}, {"reason", reason},   {"code", code}};
   return HttpResponse{code, "application/json", s.dump()};
 }
 
@@ -78,8 +80,8 @@ bool LabelsMatch(const nlohmann::json& obj, const std::string& selector) {
   size_t start = 0;
   while (start < selector.size()) {
     size_t comma = selector.find(',', start);
-    std::string term = selector.substr(start, comma == std::string::npos ? std::string::npos
-                                                                          : comma - start);
+    std::string term =
+        selector.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     size_t eq = term.find('=');
     std::string k = term.substr(0, eq), v = term.substr(eq + 1);
     const auto& labels = obj["metadata"].value("labels", nlohmann::json::object());
@@ -102,7 +104,9 @@ nlohmann::json FakeApi::StoreLocked(const std::string& collection, nlohmann::jso
                                     const char* type) {
   ++rv_;
   obj["metadata"]["resourceVersion"] = std::to_string(rv_);
-  if (!obj["metadata"].contains("uid")) obj["metadata"]["uid"] = "uid-" + std::to_string(++uid_seq_);
+  if (!obj["metadata"].contains("uid")) {
+    obj["metadata"]["uid"] = "uid-" + std::to_string(++uid_seq_);
+  }
   objects_[collection][obj["metadata"]["name"].get<std::string>()] = obj;
   RecordLocked(collection, type, obj);
   return obj;
@@ -235,7 +239,9 @@ HttpResponse FakeApi::Handle(const HttpRequest& r) {
     if (!obj.is_object()) return StatusResponse(400, "BadRequest", "bad body");
     std::string name = obj["metadata"].value("name", "");
     if (name.empty()) return StatusResponse(422, "Invalid", "metadata.name: Required value");
-    if (objs.count(name)) return StatusResponse(409, "AlreadyExists", "\"" + name + "\" already exists");
+    if (objs.count(name)) {
+      return StatusResponse(409, "AlreadyExists", "\"" + name + "\" already exists");
+    }
     obj["metadata"]["creationTimestamp"] = "2024-01-01T00:00:00Z";
     return Ok(StoreLocked(p.collection, obj, "ADDED"), 201);
   }
@@ -331,9 +337,10 @@ Result<HttpResponse> FakeApi::Stream(const HttpRequest& request, const BodyChunk
   };
   HttpResponse done{200, "application/json", ""};
   if (from < compacted_rv_) {
-    nlohmann::json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
-                             {"reason", "Expired"}, {"code", 410},
-                             {"message", "too old resource version: " + rv_text}};
+    nlohmann::json status = {
+        {"kind", "Status"},    {"apiVersion", "v1"},
+        {"status", "Failure"}, {"reason", "Expired"},
+        {"code", 410},         {"message", "too old resource version: " + rv_text}};
     send(nlohmann::json({{"type", "ERROR"}, {"object", status}}).dump() + "\n");
     --open_watches_;
     return done;
@@ -346,7 +353,9 @@ Result<HttpResponse> FakeApi::Stream(const HttpRequest& request, const BodyChunk
       if (e.rv <= from) continue;
       from = e.rv;
       progressed = true;
-      if (e.collection != p.collection || !LabelsMatch(e.object, p.query["labelSelector"])) continue;
+      if (e.collection != p.collection || !LabelsMatch(e.object, p.query["labelSelector"])) {
+        continue;
+      }
       if (!send(nlohmann::json({{"type", e.type}, {"object", e.object}}).dump() + "\n")) {
         --open_watches_;
         return done;

@@ -19,11 +19,10 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "libkube/http_transport.h"
 
@@ -88,6 +87,20 @@ class FakeApi final : public HttpTransport {
   int open_watches_ = 0;
   size_t watch_requests_ = 0;
   uint64_t split_seed_ = 12345;
+};
+
+// Forwards to a shared FakeApi, so several Clients (candidates) can talk to one fake server.
+class FakeApiProxy final : public HttpTransport {
+ public:
+  explicit FakeApiProxy(FakeApi* api) : api_(api) {}
+  Result<HttpResponse> Send(const HttpRequest& r) override { return api_->Send(r); }
+  Result<HttpResponse> Stream(const HttpRequest& r, const BodyChunkHandler& on_chunk,
+                              Cancellation* cancel) override {
+    return api_->Stream(r, on_chunk, cancel);
+  }
+
+ private:
+  FakeApi* api_;
 };
 
 }  // namespace dk::kube::testing

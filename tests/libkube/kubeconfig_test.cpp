@@ -40,8 +40,7 @@ std::string Kubeconfig(const std::string& cluster, const std::string& user,
                        const std::string& current = "ctx", const std::string& extra_ctx = "") {
   return "apiVersion: v1\nkind: Config\n" +
          (current.empty() ? std::string() : "current-context: " + current + "\n") +
-         "clusters:\n- name: c\n  cluster:\n" + cluster +
-         "users:\n- name: u\n  user:\n" + user +
+         "clusters:\n- name: c\n  cluster:\n" + cluster + "users:\n- name: u\n  user:\n" + user +
          "contexts:\n- name: ctx\n  context:\n    cluster: c\n    user: u\n" + extra_ctx;
 }
 
@@ -68,10 +67,11 @@ TEST_F(KubeconfigTest, LoadsCertAndKeyFilesRelativeToTheKubeconfig) {
   dir_.Write("kube/pki/ca.crt", kCaPem);
   dir_.Write("kube/pki/admin.crt", kCertPem);
   dir_.Write("kube/pki/admin.key", kKeyPem);
-  auto r = Load(Kubeconfig("    server: https://127.0.0.1:6443/\n"
-                           "    certificate-authority: pki/ca.crt\n",
-                           "    client-certificate: pki/admin.crt\n"
-                           "    client-key: pki/admin.key\n"));
+  auto r =
+      Load(Kubeconfig("    server: https://127.0.0.1:6443/\n"
+                      "    certificate-authority: pki/ca.crt\n",
+                      "    client-certificate: pki/admin.crt\n"
+                      "    client-key: pki/admin.key\n"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->server, "https://127.0.0.1:6443");
   EXPECT_EQ(r->ca_pem, kCaPem);
@@ -84,10 +84,14 @@ TEST_F(KubeconfigTest, LoadsCertAndKeyFilesRelativeToTheKubeconfig) {
 }
 
 TEST_F(KubeconfigTest, LoadsInlineDataFields) {
-  auto r = Load(Kubeconfig("    server: https://k8s.example:443\n"
-                           "    certificate-authority-data: " + B64(kCaPem) + "\n",
-                           "    client-certificate-data: " + B64(kCertPem) + "\n"
-                           "    client-key-data: " + B64(kKeyPem) + "\n"));
+  auto r =
+      Load(Kubeconfig("    server: https://k8s.example:443\n"
+                      "    certificate-authority-data: " +
+                          B64(kCaPem) + "\n",
+                      "    client-certificate-data: " + B64(kCertPem) +
+                          "\n"
+                          "    client-key-data: " +
+                          B64(kKeyPem) + "\n"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->ca_pem, kCaPem);
   EXPECT_EQ(r->client_cert_pem, kCertPem);
@@ -95,9 +99,11 @@ TEST_F(KubeconfigTest, LoadsInlineDataFields) {
 }
 
 TEST_F(KubeconfigTest, LoadsTokenWithCaDataAndContextNamespace) {
-  auto r = Load(Kubeconfig("    server: https://k8s.example\n"
-                           "    certificate-authority-data: " + B64(kCaPem) + "\n",
-                           "    token: abc.def\n", "ctx", "    namespace: team-a\n"));
+  auto r =
+      Load(Kubeconfig("    server: https://k8s.example\n"
+                      "    certificate-authority-data: " +
+                          B64(kCaPem) + "\n",
+                      "    token: abc.def\n", "ctx", "    namespace: team-a\n"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->bearer_token, "abc.def");
   EXPECT_EQ(r->default_namespace, "team-a");
@@ -121,7 +127,8 @@ TEST_F(KubeconfigTest, ExplicitContextWinsOverCurrentContext) {
 
 TEST_F(KubeconfigTest, MissingCurrentContextIsAnError) {
   auto r = Load(Kubeconfig("    server: https://k\n", "    token: t\n", ""));
-  ExpectError(r, StatusCode::kInvalidArgument, {"kubeconfig " + path_, "current-context", "not set"});
+  ExpectError(r, StatusCode::kInvalidArgument,
+              {"kubeconfig " + path_, "current-context", "not set"});
 }
 
 TEST_F(KubeconfigTest, CurrentContextNamingNoContextIsAnError) {
@@ -146,17 +153,20 @@ TEST_F(KubeconfigTest, ContextNamingAMissingUserIsAnError) {
 }
 
 TEST_F(KubeconfigTest, BadBase64NamesTheField) {
-  auto r = Load(Kubeconfig("    server: https://k\n",
-                           "    client-certificate-data: " + B64(kCertPem) + "\n"
-                           "    client-key-data: 'not*base64!'\n"));
+  auto r =
+      Load(Kubeconfig("    server: https://k\n", "    client-certificate-data: " + B64(kCertPem) +
+                                                     "\n"
+                                                     "    client-key-data: 'not*base64!'\n"));
   ExpectError(r, StatusCode::kInvalidArgument,
               {path_, "users[name=u].user.client-key-data", "invalid base64"});
 }
 
 TEST_F(KubeconfigTest, Base64ThatIsNotPemIsAnError) {
-  auto r = Load(Kubeconfig("    server: https://k\n"
-                           "    certificate-authority-data: " + B64("hello") + "\n",
-                           "    token: t\n"));
+  auto r =
+      Load(Kubeconfig("    server: https://k\n"
+                      "    certificate-authority-data: " +
+                          B64("hello") + "\n",
+                      "    token: t\n"));
   ExpectError(r, StatusCode::kInvalidArgument,
               {"clusters[name=c].cluster.certificate-authority-data", "not PEM"});
 }
@@ -166,14 +176,14 @@ TEST_F(KubeconfigTest, MissingCertificateFileNamesTheFileAndTheField) {
   auto r = Load(Kubeconfig("    server: https://k\n",
                            "    client-certificate: /nonexistent/admin.crt\n"
                            "    client-key: admin.key\n"));
-  ExpectError(r, StatusCode::kInvalidArgument,
-              {path_, "users[name=u].user.client-certificate", "/nonexistent/admin.crt",
-               "No such file"});
+  ExpectError(
+      r, StatusCode::kInvalidArgument,
+      {path_, "users[name=u].user.client-certificate", "/nonexistent/admin.crt", "No such file"});
 }
 
 TEST_F(KubeconfigTest, MissingCaFileNamesTheFileAndTheField) {
-  auto r = Load(Kubeconfig("    server: https://k\n    certificate-authority: ca.pem\n",
-                           "    token: t\n"));
+  auto r = Load(
+      Kubeconfig("    server: https://k\n    certificate-authority: ca.pem\n", "    token: t\n"));
   ExpectError(r, StatusCode::kInvalidArgument,
               {"clusters[name=c].cluster.certificate-authority", dir_.path() + "/kube/ca.pem"});
 }
@@ -184,8 +194,8 @@ TEST_F(KubeconfigTest, MissingKubeconfigFileIsNotFoundNamingIt) {
 }
 
 TEST_F(KubeconfigTest, InsecureSkipTlsVerifyIsRefusedUnlessAllowed) {
-  std::string text = Kubeconfig("    server: https://k\n    insecure-skip-tls-verify: true\n",
-                                "    token: t\n");
+  std::string text =
+      Kubeconfig("    server: https://k\n    insecure-skip-tls-verify: true\n", "    token: t\n");
   ExpectError(Load(text), StatusCode::kInvalidArgument,
               {"clusters[name=c].cluster.insecure-skip-tls-verify", "refused"});
   auto allowed = Load(text, KubeconfigOptions{"", true});
@@ -198,9 +208,9 @@ TEST_F(KubeconfigTest, PlainHttpServerIsRefused) {
               StatusCode::kInvalidArgument, {"clusters[name=c].cluster.server", "plain http"});
   ExpectError(Load(Kubeconfig("    server: k:8080\n", "    token: t\n")),
               StatusCode::kInvalidArgument, {"clusters[name=c].cluster.server"});
-  ExpectError(Load(Kubeconfig("    certificate-authority-data: " + B64(kCaPem) + "\n",
-                              "    token: t\n")),
-              StatusCode::kInvalidArgument, {"clusters[name=c].cluster.server", "not set"});
+  ExpectError(
+      Load(Kubeconfig("    certificate-authority-data: " + B64(kCaPem) + "\n", "    token: t\n")),
+      StatusCode::kInvalidArgument, {"clusters[name=c].cluster.server", "not set"});
 }
 
 TEST_F(KubeconfigTest, CertificateWithoutKeyIsAnError) {
@@ -212,15 +222,14 @@ TEST_F(KubeconfigTest, CertificateWithoutKeyIsAnError) {
 TEST_F(KubeconfigTest, DataAndFileTogetherIsAnError) {
   dir_.Write("kube/ca.crt", kCaPem);
   ExpectError(Load(Kubeconfig("    server: https://k\n    certificate-authority: ca.crt\n"
-                              "    certificate-authority-data: " + B64(kCaPem) + "\n",
+                              "    certificate-authority-data: " +
+                                  B64(kCaPem) + "\n",
                               "    token: t\n")),
-              StatusCode::kInvalidArgument,
-              {"certificate-authority-data", "both"});
+              StatusCode::kInvalidArgument, {"certificate-authority-data", "both"});
 }
 
 TEST_F(KubeconfigTest, ExecPluginsAreUnsupported) {
-  ExpectError(Load(Kubeconfig("    server: https://k\n",
-                              "    exec:\n      command: aws\n")),
+  ExpectError(Load(Kubeconfig("    server: https://k\n", "    exec:\n      command: aws\n")),
               StatusCode::kInvalidArgument, {"users[name=u].user.exec", "not supported"});
 }
 

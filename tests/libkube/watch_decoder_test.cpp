@@ -47,7 +47,8 @@ TEST(WatchDecoderTest, DecodesManyEventsInOneChunkInOrder) {
   std::vector<WatchEvent> events;
   ASSERT_TRUE(d.Feed(body, &events).ok());
   ASSERT_EQ(events.size(), 50u);
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(events[i].object["metadata"]["name"], "o" + std::to_string(i));
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(events[i].object["metadata"]["name"], "o" + std::to_string(i));
 }
 
 TEST(WatchDecoderTest, DecodesBookmark) {
@@ -90,11 +91,11 @@ TEST(WatchDecoderTest, RejectsInvalidLines) {
   const char* bad[] = {
       "not json\n",
       "[1,2]\n",
-      "{\"type\":\"ADDED\"}\n",                        // no object
-      "{\"type\":\"EXPLODED\",\"object\":{}}\n",        // unknown type
-      "{\"type\":7,\"object\":{}}\n",                   // type not a string
-      "{\"type\":\"ADDED\",\"object\":\"x\"}\n",        // object not an object
-      "{\"type\":\"ADDED\",\"object\":{\"a\":\n",       // truncated JSON on one line
+      "{\"type\":\"ADDED\"}\n",                    // no object
+      "{\"type\":\"EXPLODED\",\"object\":{}}\n",   // unknown type
+      "{\"type\":7,\"object\":{}}\n",              // type not a string
+      "{\"type\":\"ADDED\",\"object\":\"x\"}\n",   // object not an object
+      "{\"type\":\"ADDED\",\"object\":{\"a\":\n",  // truncated JSON on one line
   };
   for (const char* line : bad) {
     WatchDecoder d;

@@ -15,10 +15,9 @@
 //   other             → Internal
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "libstate/status.h"
 

@@ -14,10 +14,9 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "libkube/bearer_token_source.h"
 #include "libkube/cancellation.h"
@@ -45,7 +44,7 @@ class Client {
  public:
   // A client over the cpprestsdk transport.
   static Result<std::unique_ptr<Client>> Create(const RestConfig& config,
-                                                 ClientOptions options = {});
+                                                ClientOptions options = {});
 
   // A client over any transport (tests use a fake). `config` supplies the credentials sent as
   // headers (bearer token); TLS settings are the transport's business.

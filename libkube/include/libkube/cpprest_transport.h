@@ -7,6 +7,7 @@
 // cpprestsdk's headers are included only by the implementation file.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "libkube/http_transport.h"
@@ -18,14 +19,14 @@ namespace dk::kube {
 
 struct CppRestTransportOptions {
   // Idle timeout of streamed responses (no bytes for this long ends the stream as Unavailable).
-  // Watches normally end sooner: the server closes them after timeoutSeconds.
-  std::chrono::milliseconds stream_idle_timeout = std::chrono::minutes(10);
+  // Watches normally end sooner: the server closes them after timeoutSeconds (an Informer asks
+  // for at most 2 * watch_timeout = 10 min by default) and sends bookmarks in between.
+  std::chrono::milliseconds stream_idle_timeout = std::chrono::minutes(15);
 };
 
 // Validates the PEM material (InvalidArgument naming the bad field) and builds the transport.
 // `logger` may be null and must outlive the transport.
-Result<std::unique_ptr<HttpTransport>> NewCppRestTransport(const RestConfig& config,
-                                                           Logger* logger,
+Result<std::unique_ptr<HttpTransport>> NewCppRestTransport(const RestConfig& config, Logger* logger,
                                                            CppRestTransportOptions options = {});
 
 }  // namespace dk::kube

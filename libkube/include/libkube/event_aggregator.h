@@ -24,7 +24,7 @@ class EventAggregator {
   struct Decision {
     bool create = true;  // true: create an Event named `name`; false: patch the series of `name`
     std::string name;
-    int32_t count = 1;   // occurrences so far, including this one
+    int32_t count = 1;  // occurrences so far, including this one
   };
 
   EventAggregator(std::chrono::nanoseconds window, size_t max_entries)

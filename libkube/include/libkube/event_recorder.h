@@ -9,8 +9,8 @@
 // ones), named "<regarding name>.<unique hex>", with reportingController/reportingInstance from
 // the options.
 //
-// Thread-safe. The destructor stops the sender after sending what is queued (each send is one
-// API call with the client's timeout).
+// Thread-safe. The destructor waits for the event being sent (one API call, bounded by the
+// client's timeout) and drops the rest of the queue; call Flush() first to deliver everything.
 #pragma once
 
 #include <chrono>
@@ -18,10 +18,9 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "libkube/client.h"
 #include "libkube/event_aggregator.h"

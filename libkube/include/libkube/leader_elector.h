@@ -24,10 +24,9 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "libkube/cancellation.h"
 #include "libkube/client.h"
@@ -52,8 +51,7 @@ struct LeaderElectionConfig {
 class LeaderElector {
  public:
   // InvalidArgument for missing names or inconsistent durations.
-  static Result<std::unique_ptr<LeaderElector>> Create(Client* client,
-                                                       LeaderElectionConfig config);
+  static Result<std::unique_ptr<LeaderElector>> Create(Client* client, LeaderElectionConfig config);
 
   // Campaigns until leading, leads until leadership is lost or `stop` fires, then returns:
   // OK when stopped by `stop` (the lease was released if release_on_cancel), Unavailable when

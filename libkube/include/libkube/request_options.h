@@ -5,11 +5,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace dk::kube {
 
@@ -36,7 +35,7 @@ struct ObjectList {
 struct WriteOptions {
   std::string field_manager;  // recorded in managedFields; "" lets the server pick
   bool dry_run = false;
-  std::string subresource;    // "" or "status" (update/patch of the status subresource)
+  std::string subresource;  // "" or "status" (update/patch of the status subresource)
 };
 
 enum class PatchType {

@@ -19,7 +19,7 @@ struct ResourceRef {
   std::string version;   // "v1", "v1alpha1"
   std::string resource;  // plural, lower case: "configmaps", "statepolicies"
   bool namespaced = true;
-  std::string kind;      // "ConfigMap"; filled in for objects libkube writes itself (may be "")
+  std::string kind;  // "ConfigMap"; filled in for objects libkube writes itself (may be "")
 
   // "v1" or "group/version", as in an object's apiVersion.
   std::string ApiVersion() const;
@@ -40,10 +40,10 @@ ResourceRef Secrets();
 ResourceRef Pods();
 ResourceRef Nodes();
 ResourceRef Namespaces();
-ResourceRef Leases();        // coordination.k8s.io/v1
-ResourceRef Events();        // events.k8s.io/v1
-ResourceRef StatefulSets();  // apps/v1
-ResourceRef DaemonSets();    // apps/v1
+ResourceRef Leases();                     // coordination.k8s.io/v1
+ResourceRef Events();                     // events.k8s.io/v1
+ResourceRef StatefulSets();               // apps/v1
+ResourceRef DaemonSets();                 // apps/v1
 ResourceRef CustomResourceDefinitions();  // apiextensions.k8s.io/v1
 }  // namespace resources
 

@@ -1,9 +1,8 @@
 // WatchEvent: one decoded event of a Kubernetes watch stream.
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace dk::kube {
 

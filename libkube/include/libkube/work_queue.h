@@ -39,7 +39,7 @@ namespace dk::kube {
 struct WorkQueueOptions {
   std::chrono::nanoseconds base_delay = std::chrono::milliseconds(5);
   std::chrono::nanoseconds max_delay = std::chrono::seconds(1000);
-  double qps = 0;    // overall limit on AddRateLimited; 0 disables the token bucket
+  double qps = 0;  // overall limit on AddRateLimited; 0 disables the token bucket
   int burst = 100;
   Clock* clock = nullptr;  // null: RealClock()
 };
