@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # variables are used by the scripts that source this file
 # Shared by e2e/cluster/{up,down,restart-apiserver,smoke}. Not executable on its own.
 
 DKC_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,12 +36,20 @@ dkc_go() {
 # Cache key: pinned versions + hash of go.mod, go.sum and every .go file.
 dkc_key() {
   (
-    cd "$DKC_SRC"
+    cd "$DKC_SRC" || exit 1
     printf 'k8s=%s etcd=%s\n' "$DKC_K8S_VERSION" "$DKC_ETCD_VERSION"
-    find . -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort | while read -r f; do
+    find . \( -name '*.go' ! -name '*_test.go' \) -o -name go.mod -o -name go.sum | LC_ALL=C sort | while read -r f; do
       printf '%s %s\n' "$(sha256sum <"$f" | cut -c1-64)" "$f"
     done
   ) | sha256sum | cut -c1-16
+}
+
+dkc_binary_in_use() {
+  local exe
+  for exe in /proc/[0-9]*/exe; do
+    [[ $(readlink "$exe" 2>/dev/null) == "$1" ]] && return 0
+  done
+  grep -qsF "$1" /tmp/*/run/*.sh /tmp/*/*/run/*.sh 2>/dev/null
 }
 
 # Sets DKC_BIN, building it when the cache has no binary for the key.
@@ -72,33 +81,36 @@ dkc_build() {
     ld+=" -X $p.buildDate=1970-01-01T00:00:00Z"
   done
   dkc_log "building dkcluster (kubernetes $DKC_K8S_VERSION, etcd $DKC_ETCD_VERSION) -> $bin"
-  dkc_log "  a cold build takes ~5-10 min on 2 cores (module + build cache are Go's defaults: $("$go" env GOMODCACHE), $("$go" env GOCACHE))"
+  dkc_log "  a cold build takes ~5 min on 2 idle cores (9 CPU-min), longer on a busy machine (module + build cache are Go's defaults: $("$go" env GOMODCACHE), $("$go" env GOCACHE))"
   start=$SECONDS
   (
     cd "$DKC_SRC"
-    CGO_ENABLED=0 nice -n 10 "$go" build -trimpath -ldflags "$ld" -o "$bin.tmp.$$" ./cmd/dkcluster
+    CGO_ENABLED=0 nice -n 10 "$go" build -trimpath -buildvcs=false -ldflags "$ld" -o "$bin.tmp.$$" ./cmd/dkcluster
   ) || { rm -f "$bin.tmp.$$"; flock -u 9; dkc_die "go build failed"; }
   mv -f "$bin.tmp.$$" "$bin"
   dkc_log "built in $((SECONDS - start))s ($(du -h "$bin" | cut -f1))"
-  # Keep the three newest binaries.
+  # Keep the three newest binaries, and any binary a running cluster uses.
   # shellcheck disable=SC2012
-  ls -1t "$cache"/dkcluster-v* 2>/dev/null | tail -n +4 | while read -r old; do rm -f "$old"; done
+  ls -1t "$cache"/dkcluster-v* 2>/dev/null | tail -n +4 | while read -r old; do
+    dkc_binary_in_use "$old" || rm -f "$old"
+  done
   flock -u 9
   DKC_BIN=$bin
 }
 
-# A free TCP port on 127.0.0.1, never 2379/2380/6443/10250-10259, not
-# handed out before in this run.
+# Sets variable $1 to a free TCP port on 127.0.0.1: never 2379/2380/6443/
+# 10250-10259, not handed out before in this run.
 DKC_PORTS_TAKEN=" "
 dkc_free_port() {
-  local p i
-  for i in $(seq 1 200); do
+  local -n _port=$1
+  local p
+  for _ in $(seq 1 200); do
     p=$((20000 + RANDOM % 30000))
     case $p in 2379 | 2380 | 6443 | 1025[0-9]) continue ;; esac
     [[ $DKC_PORTS_TAKEN == *" $p "* ]] && continue
     if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
       DKC_PORTS_TAKEN+="$p "
-      printf '%s\n' "$p"
+      _port=$p
       return
     fi
   done
@@ -129,24 +141,38 @@ dkc_start() {
   dkc_die "$name did not start; see $dir/logs/$name.log"
 }
 
+# A process that exists and is not a zombie (our parent may be a slow reaper).
+dkc_alive() {
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $st && $st != Z && $st != X ]]
+}
+
 # Stop a component: SIGTERM, wait up to $3 seconds, then SIGKILL.
 dkc_stop() {
-  local dir=$1 name=$2 wait=${3:-20} pid i
+  local dir=$1 name=$2 wait=${3:-20} pid
   pid=$(dkc_pid "$dir" "$name")
   if [[ -z $pid ]]; then
     rm -f "$dir/pids/$name.pid"
     return 0
   fi
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 $((wait * 10))); do
-    kill -0 "$pid" 2>/dev/null || break
+  if ((wait == 0)); then
+    kill -KILL "$pid" 2>/dev/null || true
+  else
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  for _ in $(seq 1 $((wait * 10))); do
+    dkc_alive "$pid" || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if ((wait > 0)) && dkc_alive "$pid"; then
     dkc_log "$name (pid $pid) did not stop after ${wait}s: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.2
   fi
+  for _ in $(seq 1 50); do
+    dkc_alive "$pid" || break
+    sleep 0.1
+  done
   rm -f "$dir/pids/$name.pid"
 }
 

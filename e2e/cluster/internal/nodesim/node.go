@@ -43,20 +43,22 @@ type simNode struct {
 	workers map[types.UID]*podWorker
 	nextIP  int
 	usedIPs map[string]types.UID
-	// restarts carried over a node "reboot", by pod UID.
-	nodeUID types.UID
+	// finalized: pods this node deleted, until the informer forgets them.
+	finalized map[types.UID]time.Time
+	nodeUID   types.UID
 }
 
 func newSimNode(sim *Sim, name string, idx int) *simNode {
 	return &simNode{
-		sim:      sim,
-		name:     name,
-		idx:      idx,
-		dir:      filepath.Join(sim.cfg.Root, name),
-		recorder: sim.events.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: name}),
-		workers:  map[types.UID]*podWorker{},
-		usedIPs:  map[string]types.UID{},
-		nextIP:   2,
+		sim:       sim,
+		name:      name,
+		idx:       idx,
+		dir:       filepath.Join(sim.cfg.Root, name),
+		recorder:  sim.events.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: name}),
+		workers:   map[types.UID]*podWorker{},
+		usedIPs:   map[string]types.UID{},
+		nextIP:    2,
+		finalized: map[types.UID]time.Time{},
 	}
 }
 
@@ -86,7 +88,7 @@ func (n *simNode) run(ctx context.Context) {
 	// informer (like the kubelet, which watches pods with
 	// spec.nodeName=<node>).
 	for !n.down {
-		if err := n.register(ctx); err != nil {
+		if err := n.withTimeout(ctx, n.register); err != nil {
 			n.logf("action=register error=%q", err)
 			select {
 			case <-ctx.Done():
@@ -103,7 +105,9 @@ func (n *simNode) run(ctx context.Context) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.name).String()
 		}))
 	podInformer := factory.Core().V1().Pods()
+	n.mu.Lock()
 	n.lister = podInformer.Lister()
+	n.mu.Unlock()
 	_, _ = podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { n.podChanged(obj) },
 		UpdateFunc: func(_, obj any) { n.podChanged(obj) },
@@ -146,7 +150,7 @@ func (n *simNode) run(ctx context.Context) {
 				n.stopAll(false)
 			} else {
 				n.logf("action=node-up reason=%q", "control file removed: node rebooted")
-				if err := n.register(ctx); err != nil {
+				if err := n.withTimeout(ctx, n.register); err != nil {
 					n.logf("action=register error=%q", err)
 					continue
 				}
@@ -162,14 +166,14 @@ func (n *simNode) run(ctx context.Context) {
 		}
 		now := time.Now()
 		if now.Sub(lastLease) >= n.sim.cfg.LeaseRenew {
-			if err := n.renewLease(ctx); err != nil {
+			if err := n.withTimeout(ctx, n.renewLease); err != nil {
 				n.logf("action=renew-lease error=%q", err)
 			} else {
 				lastLease = now
 			}
 		}
 		if now.Sub(lastStatus) >= n.sim.cfg.StatusInterval {
-			if err := n.updateStatus(ctx); err != nil {
+			if err := n.withTimeout(ctx, n.updateStatus); err != nil {
 				n.logf("action=node-status error=%q", err)
 			} else {
 				lastStatus = now
@@ -180,6 +184,14 @@ func (n *simNode) run(ctx context.Context) {
 			n.resync()
 		}
 	}
+}
+
+// withTimeout bounds one round of API calls, so that a request hanging on
+// a connection to an API server that is going away cannot stall the node.
+func (n *simNode) withTimeout(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	return f(ctx)
 }
 
 // register creates the Node (if missing), posts a Ready status and renews
@@ -237,7 +249,11 @@ func (n *simNode) updateStatus(ctx context.Context) error {
 		st.Capacity = n.sim.cfg.Capacity.DeepCopy()
 		st.Allocatable = n.sim.cfg.Capacity.DeepCopy()
 		st.Addresses = []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: hostIP}, {Type: v1.NodeHostName, Address: n.name}}
-		st.DaemonEndpoints = v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: 10250}}
+		port := int32(10250)
+		if n.sim.cfg.KubeletPort > 0 {
+			port = int32(n.sim.cfg.KubeletPort)
+		}
+		st.DaemonEndpoints = v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: port}}
 		st.NodeInfo = v1.NodeSystemInfo{
 			MachineID:               fmt.Sprintf("dkcluster-%s", n.name),
 			SystemUUID:              string(node.UID),
@@ -333,6 +349,9 @@ func (n *simNode) ensureWorkerLocked(pod *v1.Pod) {
 	if pod.Spec.NodeName != n.name {
 		return
 	}
+	if _, done := n.finalized[pod.UID]; done {
+		return
+	}
 	// A pod that is gone from the API has no worker to start.
 	if _, err := n.lister.Pods(pod.Namespace).Get(pod.Name); err != nil {
 		return
@@ -340,6 +359,17 @@ func (n *simNode) ensureWorkerLocked(pod *v1.Pod) {
 	w := newPodWorker(n, pod)
 	n.workers[pod.UID] = w
 	go w.run()
+}
+
+func (n *simNode) markFinalized(uid types.UID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.finalized[uid] = time.Now()
+	for u, t := range n.finalized {
+		if time.Since(t) > 10*time.Minute {
+			delete(n.finalized, u)
+		}
+	}
 }
 
 func (n *simNode) workerDone(uid types.UID) {

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
 )
 
 type multiFlag []string
@@ -67,7 +69,9 @@ type Config struct {
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
 	KillGrace      time.Duration // cap on terminationGracePeriodSeconds
+	FinalizeDelay  time.Duration // minimum time from deletionTimestamp to the final delete
 	KubeletVersion string
+	KubeletPort    int // port of the kubelet API (containerLogs) on 127.0.0.1; 0: none
 	// Address of the API server as seen by host processes
 	// (KUBERNETES_SERVICE_HOST / _PORT).
 	APIHost, APIPort string
@@ -113,9 +117,17 @@ func Main(args []string) int {
 	fs.DurationVar(&cfg.BackoffInitial, "backoff-initial", 10*time.Second, "first crash-loop back-off (kubelet: 10s)")
 	fs.DurationVar(&cfg.BackoffMax, "backoff-max", 300*time.Second, "maximum crash-loop back-off (kubelet: 5m)")
 	fs.DurationVar(&cfg.KillGrace, "max-grace", 30*time.Second, "cap on the termination grace period used when killing processes")
+	fs.DurationVar(&cfg.FinalizeDelay, "finalize-delay", time.Second, "minimum time between seeing a pod's deletion and finalizing it (a kubelet takes about this long)")
 	fs.StringVar(&cfg.KubeletVersion, "kubelet-version", "v1.34.4", "version reported in node.status.nodeInfo")
+	fs.IntVar(&cfg.KubeletPort, "kubelet-port", 0, "serve the kubelet API subset for `kubectl logs` on 127.0.0.1:PORT (0: off); reported in node.status.daemonEndpoints")
+	kubeletCert := fs.String("kubelet-tls-cert", "", "serving certificate of the kubelet API")
+	kubeletKey := fs.String("kubelet-tls-key", "", "serving key of the kubelet API")
+	kubeletCA := fs.String("kubelet-client-ca", "", "CA that kubelet API clients (the API server) must present a certificate from")
 	fs.StringVar(&cfg.APIHost, "api-host", "", "KUBERNETES_SERVICE_HOST for host processes (default: from kubeconfig)")
 	fs.StringVar(&cfg.APIPort, "api-port", "", "KUBERNETES_SERVICE_PORT for host processes (default: from kubeconfig)")
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	fs.Func("v", "client-go (klog) log verbosity", func(v string) error { return klogFlags.Set("v", v) })
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -222,6 +234,22 @@ func Main(args []string) int {
 			n.run(ctx)
 		}()
 	}
+	if cfg.KubeletPort > 0 {
+		if err := sim.serveKubeletAPI(ctx, fmt.Sprintf("%s:%d", hostIP, cfg.KubeletPort), *kubeletCert, *kubeletKey, *kubeletCA); err != nil {
+			fmt.Fprintln(os.Stderr, "nodesim:", err)
+			cancel()
+			wg.Wait()
+			return 1
+		}
+	}
+	// SIGUSR1: dump goroutines to stderr (debugging a stuck simulator).
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for range usr1 {
+			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+		}
+	}()
 	<-ctx.Done()
 	logf("nodesim: shutting down, stopping pod processes")
 	wg.Wait()

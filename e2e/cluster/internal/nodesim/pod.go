@@ -225,12 +225,38 @@ func (w *podWorker) terminate(pod *v1.Pod) {
 		d = w.n.sim.cfg.KillGrace
 	}
 	w.logf("action=kill-pod grace=%s", d)
+	w.mu.Lock()
 	for _, c := range append(append([]*ctr{}, w.main...), w.init...) {
 		if c.phase == running {
 			w.n.recorder.Eventf(pod, v1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
 		}
 	}
+	w.mu.Unlock()
+	start := time.Now()
 	w.killAll(d, "pod deleted")
+	// Report the containers terminated and the pod in a terminal phase
+	// before deleting it, as the kubelet does.
+	w.mu.Lock()
+	if w.terminal == "" {
+		phase := v1.PodSucceeded
+		for _, c := range w.main {
+			if c.phase != terminated || c.term == nil || c.term.ExitCode != 0 {
+				phase = v1.PodFailed
+			}
+		}
+		w.terminal = phase
+	}
+	if !w.terminalFromAPI {
+		w.postStatus(pod)
+	}
+	w.mu.Unlock()
+	// The kubelet takes a moment between stopping containers and deleting
+	// the pod; deleting within milliseconds makes `kubectl delete --wait`
+	// miss the deletion when a controller re-creates the pod under the
+	// same name at once.
+	if rest := w.n.sim.cfg.FinalizeDelay - time.Since(start); rest > 0 {
+		time.Sleep(rest)
+	}
 	w.removeDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -240,6 +266,7 @@ func (w *podWorker) terminate(pod *v1.Pod) {
 			Preconditions:      &metav1.Preconditions{UID: ptr.To(w.uid)},
 		})
 		if err == nil || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+			w.n.markFinalized(w.uid)
 			w.logf("action=finalize-pod")
 			return
 		}
@@ -271,7 +298,10 @@ func (w *podWorker) killAll(grace time.Duration, why string) {
 			names = append(names, c.spec.Name)
 		}
 		if c.phase == running && c.binary == "" {
+			now := time.Now()
 			c.phase = terminated
+			c.term = &v1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed",
+				StartedAt: mt(c.startedAt), FinishedAt: mt(now), ContainerID: c.id(w.uid)}
 		}
 	}
 	w.mu.Unlock()
@@ -282,7 +312,11 @@ func (w *podWorker) killAll(grace time.Duration, why string) {
 	if grace <= 0 {
 		sig = syscall.SIGKILL
 	}
-	w.logf("action=kill-processes containers=%s signal=%s reason=%q", strings.Join(names, ","), sig, why)
+	sigName := "SIGTERM"
+	if sig == syscall.SIGKILL {
+		sigName = "SIGKILL"
+	}
+	w.logf("action=kill-processes containers=%s signal=%s reason=%q", strings.Join(names, ","), sigName, why)
 	for _, p := range procs {
 		p.signal(sig)
 	}
@@ -485,7 +519,25 @@ func (w *podWorker) start(pod *v1.Pod, c *ctr) {
 		w.n.recorder.Eventf(pod, v1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
 		return
 	}
-	p, err := w.startProcess(pod, c)
+	// onExit runs in the process's wait goroutine before p.exited is closed,
+	// so whoever waits on p.exited sees the container terminated.
+	onExit := func(p *process) {
+		w.mu.Lock()
+		if c.proc == p {
+			c.proc = nil
+			c.phase = terminated
+			reason := "Completed"
+			if p.exitCode != 0 {
+				reason = "Error"
+			}
+			c.term = &v1.ContainerStateTerminated{ExitCode: p.exitCode, Signal: p.signaled, Reason: reason,
+				StartedAt: mt(p.started), FinishedAt: mt(p.finished), ContainerID: c.id(w.uid)}
+		}
+		w.mu.Unlock()
+		w.logf("action=%s-exited container=%s pid=%d exit=%d", kind, c.spec.Name, p.cmd.Process.Pid, p.exitCode)
+		w.poke()
+	}
+	p, err := w.startProcess(pod, c, onExit)
 	if err != nil {
 		if cfgErr, ok := err.(*configError); ok {
 			// Like CreateContainerConfigError: retried, no restart counted.
@@ -518,23 +570,6 @@ func (w *podWorker) start(pod *v1.Pod, c *ctr) {
 	c.waitReason, c.waitMessage = "", ""
 	w.logf("action=start-%s container=%s pid=%d argv=%q log=%s", kind, c.spec.Name, p.cmd.Process.Pid, p.cmd.Args, p.logPath)
 	w.n.recorder.Eventf(pod, v1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
-	go func() {
-		<-p.exited
-		w.mu.Lock()
-		if c.proc == p {
-			c.proc = nil
-			c.phase = terminated
-			reason := "Completed"
-			if p.exitCode != 0 {
-				reason = "Error"
-			}
-			c.term = &v1.ContainerStateTerminated{ExitCode: p.exitCode, Signal: p.signaled, Reason: reason,
-				StartedAt: mt(p.started), FinishedAt: mt(p.finished), ContainerID: c.id(w.uid)}
-		}
-		w.mu.Unlock()
-		w.logf("action=%s-exited container=%s pid=%d exit=%d", kind, c.spec.Name, p.cmd.Process.Pid, p.exitCode)
-		w.poke()
-	}()
 }
 
 func mt(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }

@@ -75,7 +75,7 @@ func rewriteArg(s string, mounts []mount) string {
 	return s
 }
 
-func (w *podWorker) startProcess(pod *v1.Pod, c *ctr) (*process, error) {
+func (w *podWorker) startProcess(pod *v1.Pod, c *ctr, onExit func(*process)) (*process, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	spec := c.spec
@@ -211,6 +211,7 @@ func (w *podWorker) startProcess(pod *v1.Pod, c *ctr) (*process, error) {
 		}
 		// Reap anything left in the process group.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		onExit(p)
 		close(p.exited)
 	}()
 	return p, nil
