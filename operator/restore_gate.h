@@ -1,0 +1,46 @@
+// What the operator does for a gated pod (docs/protocol.md, "The restore gate", step 2 and the
+// timeout rule): create its StateRestore, fail that restore when it outlives the policy's
+// timeout, and report restore-wait failures. Pure planning; operator.cpp carries the plan out.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy_spec.h"
+
+namespace dk::op {
+
+struct GateEvent {
+  bool on_pod = true;  // else on the StateRestore
+  bool warning = false;
+  std::string reason;
+  std::string message;
+};
+
+struct GatePlan {
+  std::optional<nlohmann::json> create_restore;  // a StateRestore to create
+  std::optional<nlohmann::json> fail_restore;    // the restore with status set to Failed
+  std::vector<GateEvent> events;
+  std::optional<std::chrono::system_clock::time_point> requeue_at;
+  int reported_failures = 0;  // restore-wait failures seen so far (pass back next time)
+};
+
+struct GateInputs {
+  const nlohmann::json* pod = nullptr;
+  std::string policy_name;                   // from the pod's annotation
+  const Result<PolicySpec>* spec = nullptr;  // null when the policy is gone
+  const nlohmann::json* restore = nullptr;   // the pod's StateRestore, null when none
+  int reported_failures = 0;                 // from the previous plan for this pod UID
+  std::chrono::system_clock::time_point now;
+  std::chrono::seconds grace{30};  // added to the policy's timeout before failing
+};
+
+// The StateRestore name for a pod: "<pod>-<first 8 characters of its uid>".
+std::string RestoreNameForPod(const nlohmann::json& pod);
+
+GatePlan PlanGatedPod(const GateInputs& in);
+
+}  // namespace dk::op
