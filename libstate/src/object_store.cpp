@@ -14,6 +14,15 @@ constexpr int kMaxDecodeDepth = 1024;
 
 std::string Key(const ObjectId& id) { return std::string(AsChars(id.View())); }
 
+// Whole objects record their zstd level in the engine byte (0 in stores written before).
+ObjectHeader WholeHeader(uint64_t raw_size, int level) {
+  ObjectHeader h;
+  h.codec = ObjectCodec::kZstd;
+  h.engine = static_cast<uint8_t>(level);
+  h.raw_size = raw_size;
+  return h;
+}
+
 std::string EncodeHeader(const ObjectHeader& h) {
   Encoder e;
   e.PutU8(kObjectFormat);
@@ -89,17 +98,42 @@ Status ObjectStore::SetRefs(LmdbTxn& txn, const ObjectId& id, uint64_t v, uint64
   return txn.Put(dbs_.refs, Key(id), e.str());
 }
 
-Status ObjectStore::StoreWhole(LmdbTxn& txn, const ObjectId& id, ByteView content,
-                               uint64_t* written) {
-  DK_ASSIGN_OR_RETURN(Bytes z, ZstdCompress(content, opts_.zstd_level));
-  ObjectHeader h;
-  h.codec = ObjectCodec::kZstd;
-  h.raw_size = content.size();
+// Writes an encoded object with fresh reference counts.
+Status ObjectStore::PutEncoded(LmdbTxn& txn, const ObjectId& id, const ObjectHeader& h,
+                               ByteView payload, uint64_t* written) {
   std::string value = EncodeHeader(h);
-  value.append(AsChars(z));
+  value.append(AsChars(payload));
   DK_RETURN_IF_ERROR(txn.Put(dbs_.objects, Key(id), value));
   DK_RETURN_IF_ERROR(SetRefs(txn, id, 0, 0));
   *written = value.size();
+  return Status::Ok();
+}
+
+Status ObjectStore::StoreWhole(LmdbTxn& txn, const ObjectId& id, ByteView content,
+                               uint64_t* written) {
+  DK_ASSIGN_OR_RETURN(Bytes z, ZstdCompress(content, opts_.zstd_level));
+  return PutEncoded(txn, id, WholeHeader(content.size(), opts_.zstd_level), z, written);
+}
+
+Status ObjectStore::Recompress(LmdbTxn& txn, const ObjectId& id, int level, uint64_t* saved) {
+  DK_ASSIGN_OR_RETURN(ObjectHeader h, Header(txn, id));
+  if (h.codec != ObjectCodec::kZstd || h.engine >= level) return Status::Ok();
+  DK_ASSIGN_OR_RETURN(Bytes content, Read(txn, id));
+  DK_ASSIGN_OR_RETURN(auto refs, Refs(txn, id));
+  DK_ASSIGN_OR_RETURN(std::string_view old, txn.Get(dbs_.objects, Key(id)));
+  const uint64_t old_size = old.size();
+  DK_ASSIGN_OR_RETURN(Bytes z, ZstdCompress(content, level));
+  ObjectHeader nh = WholeHeader(content.size(), level);
+  if (EncodeHeader(nh).size() + z.size() >= old_size) {
+    // No gain: record the level so the object is not tried again.
+    std::string value(old);
+    value[2] = static_cast<char>(level);
+    return txn.Put(dbs_.objects, Key(id), value);
+  }
+  uint64_t written;
+  DK_RETURN_IF_ERROR(PutEncoded(txn, id, nh, z, &written));
+  DK_RETURN_IF_ERROR(SetRefs(txn, id, refs.first, refs.second));
+  *saved += old_size - written;
   return Status::Ok();
 }
 
@@ -123,7 +157,7 @@ Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView con
   DeltaEngine best_engine = DeltaEngine::kZstdPatchFrom;
   DeltaOptions dopts;
   dopts.zstd_level = opts_.delta_zstd_level;
-  for (DeltaEngine e : policy.Engines(content.size())) {
+  for (DeltaEngine e : policy.Engines()) {
     auto patch = MakeDelta(e, base_bytes, content, dopts);
     if (!patch.ok()) continue;  // e.g. over the engine's size bound: other engine or whole
     if (best.empty() || patch->size() < best.size()) {
@@ -132,13 +166,9 @@ Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView con
     }
   }
   if (best.empty() || !policy.Worth(best.size(), whole.size())) {
-    ObjectHeader h;
-    h.raw_size = content.size();
-    std::string value = EncodeHeader(h);
-    value.append(AsChars(whole));
-    DK_RETURN_IF_ERROR(txn.Put(dbs_.objects, Key(id), value));
-    DK_RETURN_IF_ERROR(SetRefs(txn, id, 0, 0));
-    return static_cast<uint64_t>(value.size());
+    DK_RETURN_IF_ERROR(
+        PutEncoded(txn, id, WholeHeader(content.size(), opts_.zstd_level), whole, &written));
+    return written;
   }
   ObjectHeader h;
   h.codec = ObjectCodec::kDelta;

@@ -25,7 +25,7 @@ enum class ObjectCodec : uint8_t { kZstd = 1, kDelta = 2 };
 
 struct ObjectHeader {
   ObjectCodec codec = ObjectCodec::kZstd;
-  uint8_t engine = 0;  // DeltaEngine for kDelta
+  uint8_t engine = 0;  // DeltaEngine for kDelta; zstd level for kZstd (0 = unrecorded)
   uint32_t depth = 0;  // patches to apply to decode (0 = whole)
   uint64_t raw_size = 0;
   std::vector<ObjectId> bases;
@@ -58,6 +58,10 @@ class ObjectStore {
   Status RebaseDependents(LmdbTxn& txn, const ObjectId& id, uint64_t* rebased, uint64_t* freed);
   // Reference counts (vrefs, brefs).
   Result<std::pair<uint64_t, uint64_t>> Refs(LmdbTxn& txn, const ObjectId& id);
+  // Re-encodes a whole (zstd) object at `level` when it was stored at a lower one and the
+  // result is smaller; content, id and reference counts are unchanged. Adds the bytes
+  // saved to *saved.
+  Status Recompress(LmdbTxn& txn, const ObjectId& id, int level, uint64_t* saved);
   void ClearCache() { cache_.clear(); lru_.clear(); }
 
  private:
@@ -65,6 +69,8 @@ class ObjectStore {
   Status SetRefs(LmdbTxn& txn, const ObjectId& id, uint64_t v, uint64_t b);
   Status Delete(LmdbTxn& txn, const ObjectId& id, uint64_t* freed);
   Status StoreWhole(LmdbTxn& txn, const ObjectId& id, ByteView content, uint64_t* written);
+  Status PutEncoded(LmdbTxn& txn, const ObjectId& id, const ObjectHeader& h, ByteView payload,
+                    uint64_t* written);
   Result<Bytes> ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth_left);
   void CachePut(const ObjectId& id, const Bytes& b);
 

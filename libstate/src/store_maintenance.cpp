@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 #include "coding.h"
@@ -121,6 +122,10 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
 
 Result<GcReport> StoreImpl::Gc(const RetentionPolicy& policy) {
   if (mode_ == OpenMode::kReadOnly) return Status::FailedPrecondition("store opened read-only");
+  if (policy.recompress_level < 0 || policy.recompress_level > 19) {
+    return Status::InvalidArgument("recompress level " + std::to_string(policy.recompress_level) +
+                                   " is out of range: must be 1..19 (0 = off)");
+  }
   std::lock_guard<std::mutex> lock(mu_);
   objects_->ClearCache();
   GcReport rep;
@@ -215,6 +220,29 @@ Result<GcReport> StoreImpl::Gc(const RetentionPolicy& policy) {
       rep.sets_dropped = drop.size();
     }
     DK_RETURN_IF_ERROR_CTX(txn.Commit(), "gc of store " + path_);
+  }
+  if (policy.recompress_level > 0) {
+    std::vector<ObjectId> ids;
+    {
+      DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
+      DK_ASSIGN_OR_RETURN(LmdbCursor c, LmdbCursor::Open(txn, dbs_.objects));
+      for (bool ok = c.Seek(""); ok; ok = c.Next()) {
+        ObjectId id;
+        std::memcpy(id.bytes.data(), c.key().data(), 32);
+        ids.push_back(id);
+      }
+    }
+    // Content-preserving, so batches may commit separately (bounded transaction size).
+    constexpr size_t kBatch = 512;
+    for (size_t i = 0; i < ids.size(); i += kBatch) {
+      DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(true));
+      for (size_t j = i; j < std::min(ids.size(), i + kBatch); ++j) {
+        DK_RETURN_IF_ERROR(objects_->Recompress(txn, ids[j], policy.recompress_level,
+                                                &rep.recompress_saved));
+      }
+      DK_RETURN_IF_ERROR_CTX(txn.Commit(), "recompress objects of store " + path_);
+      objects_->ClearCache();
+    }
   }
   if (policy.compact) {
     // Copy compacted, then rename over the live file (crash: old or new file, never half).

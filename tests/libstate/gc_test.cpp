@@ -325,5 +325,48 @@ TEST_F(GcTest, ReadOnlyStoreRefusesGc) {
   EXPECT_EQ(ro->Gc(p).status().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST_F(GcTest, RecompressShrinksWholeObjectsAtRestAndKeepsContentExact) {
+  const uint64_t seed = TestSeed(31);
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  SplitMix64 rng(seed);
+  StoreOptions o = Opts();
+  o.zstd_level = 1;  // fast at capture time
+  OpenStore(o);
+  for (int i = 0; i < 8; ++i) WriteFile(src_ + "/t" + std::to_string(i) + ".txt", TextBytes(rng, 200000));
+  uint64_t set = CaptureOrDie(*store_, src_).set;
+  trees_[set] = ReadTree(src_);
+  auto before = store_->Stats();
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  RetentionPolicy p;
+  p.recompress_level = 19;
+  auto r = store_->Gc(p);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->recompress_saved, 0u);
+  auto after = store_->Stats();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->stored_bytes + r->recompress_saved, before->stored_bytes);
+  EXPECT_EQ(after->objects, before->objects);
+  EXPECT_EQ(VerifyProblems(*store_), "");
+  EXPECT_EQ(DiffTrees(trees_[set], RestoreSet(set), true), "");
+
+  // Objects already at the level are left alone.
+  auto again = store_->Gc(p);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->recompress_saved, 0u);
+}
+
+TEST_F(GcTest, RecompressRejectsALevelOutOfRange) {
+  OpenStore(Opts());
+  WriteFile(src_ + "/a.txt", "a");
+  CaptureOrDie(*store_, src_);
+  RetentionPolicy p;
+  p.recompress_level = 42;
+  auto r = store_->Gc(p);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("1..19"), std::string::npos) << r.status();
+}
+
 }  // namespace
 }  // namespace dk

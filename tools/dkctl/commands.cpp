@@ -265,7 +265,9 @@ int CmdVerify(const Args& a) {
 }
 
 int CmdGc(const Args& a) {
-  if (Status s = a.Check(With({"keep-last", "keep-within", "no-compact"})); !s.ok()) return Fail(s);
+  if (Status s = a.Check(With({"keep-last", "keep-within", "no-compact", "recompress"}));
+      !s.ok())
+    return Fail(s);
   RetentionPolicy p;
   auto kl = a.GetUint("keep-last", 0);
   if (!kl.ok()) return Fail(kl.status());
@@ -276,16 +278,20 @@ int CmdGc(const Args& a) {
     p.keep_within_ns = *d;
   }
   p.compact = !a.Has("no-compact");
+  auto rl = a.GetUint("recompress", 0);
+  if (!rl.ok()) return Fail(rl.status());
+  p.recompress_level = static_cast<int>(*rl);
   auto st = OpenStore(a, OpenMode::kReadWrite);
   if (!st.ok()) return Fail(st.status());
   auto r = (*st)->Gc(p);
   if (!r.ok()) return Fail(r.status());
   std::printf("dropped %llu versions and %llu sets; freed %llu objects, rebased %llu; "
-              "data file %s -> %s (reclaimed %s)\n",
+              "recompression saved %s; data file %s -> %s (reclaimed %s)\n",
               static_cast<unsigned long long>(r->versions_dropped),
               static_cast<unsigned long long>(r->sets_dropped),
               static_cast<unsigned long long>(r->objects_freed),
-              static_cast<unsigned long long>(r->objects_rebased), FormatBytes(r->bytes_before).c_str(),
+              static_cast<unsigned long long>(r->objects_rebased),
+              FormatBytes(r->recompress_saved).c_str(), FormatBytes(r->bytes_before).c_str(),
               FormatBytes(r->bytes_after).c_str(),
               FormatBytes(r->bytes_before > r->bytes_after ? r->bytes_before - r->bytes_after : 0).c_str());
   return kExitOk;

@@ -16,7 +16,8 @@ Commands:
   log [PATH]                history of PATH, or the list of capture sets
   restore DIR               write a verified state into DIR (--set N | --time T, --path P...)
   verify                    check every object, version and set of the store
-  gc                        apply retention (--keep-last N, --keep-within 7d) and shrink the store
+  gc                        apply retention (--keep-last N, --keep-within 7d), recompress data at
+                            rest (--recompress 19) and shrink the store
   stats                     logical vs stored bytes, objects, dedup and delta savings
   diff PATH A B             what changed in PATH between versions A and B
 

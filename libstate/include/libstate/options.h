@@ -57,6 +57,9 @@ struct RetentionPolicy {
   uint32_t keep_last = 0;
   int64_t keep_within_ns = 0;
   bool compact = true;  // rewrite the data file so the store shrinks on disk
+  // When > 0, whole objects stored at a lower zstd level are recompressed at this level
+  // (captures stay fast at StoreOptions::zstd_level; data at rest gets smaller).
+  int recompress_level = 0;
 };
 
 struct Progress {

@@ -97,6 +97,7 @@ struct VerifyReport {
 
 struct GcReport {
   uint64_t versions_dropped = 0, objects_freed = 0, objects_rebased = 0, sets_dropped = 0;
+  uint64_t recompress_saved = 0;  // bytes saved by recompression
   uint64_t bytes_before = 0, bytes_after = 0;  // data file size on disk
 };
 
