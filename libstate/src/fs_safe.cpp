@@ -226,7 +226,8 @@ Status EnsureDir(int root_fd, std::string_view rel, const EntryMeta* m) {
   return Status::Ok();
 }
 
-Status WriteFileAtomic(int root_fd, std::string_view rel, ByteView content, const EntryMeta& m) {
+Status WriteFileAtomic(int root_fd, std::string_view rel, const ContentProducer& produce,
+                       const EntryMeta& m) {
   DK_RETURN_IF_ERROR(CheckRelPath(rel));
   auto [parent, name] = SplitParent(rel);
   DK_RETURN_IF_ERROR(EnsureDir(root_fd, parent, nullptr));
@@ -239,16 +240,21 @@ Status WriteFileAtomic(int root_fd, std::string_view rel, ByteView content, cons
     unlinkat(pfd.get(), tmp.c_str(), 0);
     return s;
   };
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = write(f.get(), content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(Status::FromErrno(errno, "write " + std::string(rel)));
+  const int out_fd = f.get();
+  Status s = produce([&](ByteView content) -> Status {
+    size_t off = 0;
+    while (off < content.size()) {
+      ssize_t n = write(out_fd, content.data() + off, content.size() - off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::FromErrno(errno, "write " + std::string(rel));
+      }
+      off += static_cast<size_t>(n);
     }
-    off += static_cast<size_t>(n);
-  }
-  Status s = ApplyMeta(f.get(), m, rel);
+    return Status::Ok();
+  });
+  if (!s.ok()) return fail(s);
+  s = ApplyMeta(f.get(), m, rel);
   if (!s.ok()) return fail(s);
   if (fsync(f.get()) != 0) return fail(Status::FromErrno(errno, "fsync " + std::string(rel)));
   std::string nm(name);

@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,7 +67,12 @@ struct EntryMeta {
   int64_t mtime_ns = 0;
   bool set_owner = false;
 };
-Status WriteFileAtomic(int root_fd, std::string_view rel, ByteView content, const EntryMeta& m);
+// `produce` is called once with a sink that appends bytes to the temporary file; if it (or
+// the sink) fails, the temporary file is removed and the target is left untouched.
+using ByteSink = std::function<Status(ByteView)>;
+using ContentProducer = std::function<Status(const ByteSink&)>;
+Status WriteFileAtomic(int root_fd, std::string_view rel, const ContentProducer& produce,
+                       const EntryMeta& m);
 Status WriteSymlinkAtomic(int root_fd, std::string_view rel, const std::string& target,
                           const EntryMeta& m);
 // Makes `rel` and its parents directories; a file or symlink standing where one goes is

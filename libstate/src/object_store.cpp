@@ -198,11 +198,12 @@ void ObjectStore::CachePut(const ObjectId& id, const Bytes& b) {
   }
 }
 
-Result<Bytes> ObjectStore::Read(LmdbTxn& txn, const ObjectId& id) {
-  return ReadDepth(txn, id, kMaxDecodeDepth);
+Result<Bytes> ObjectStore::Read(LmdbTxn& txn, const ObjectId& id, bool cache_result) {
+  return ReadDepth(txn, id, kMaxDecodeDepth, cache_result);
 }
 
-Result<Bytes> ObjectStore::ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth_left) {
+Result<Bytes> ObjectStore::ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth_left,
+                                     bool cache_result) {
   if (auto it = cache_.find(id); it != cache_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second.second);
     return it->second.first;
@@ -231,7 +232,7 @@ Result<Bytes> ObjectStore::ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth
   } else {
     Bytes base;
     for (const auto& b : h.bases) {
-      DK_ASSIGN_OR_RETURN(Bytes part, ReadDepth(txn, b, depth_left - 1));
+      DK_ASSIGN_OR_RETURN(Bytes part, ReadDepth(txn, b, depth_left - 1, /*cache_result=*/true));
       base.insert(base.end(), part.begin(), part.end());
     }
     auto r = ApplyDelta(static_cast<DeltaEngine>(h.engine), base, payload, h.raw_size);
@@ -242,7 +243,7 @@ Result<Bytes> ObjectStore::ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth
   }
   if (HashBytes(out) != id)
     return Status::Corruption("object " + id.Hex() + ": content does not match its id");
-  CachePut(id, out);
+  if (cache_result) CachePut(id, out);
   return out;
 }
 

@@ -46,8 +46,10 @@ class ObjectStore {
   // the delta is worth it. No-op if the object exists. Returns the bytes written.
   Result<uint64_t> Put(LmdbTxn& txn, const ObjectId& id, ByteView content,
                        const std::vector<ObjectId>& bases, ByteView base_bytes, bool force_whole);
-  // Decoded, verified content.
-  Result<Bytes> Read(LmdbTxn& txn, const ObjectId& id);
+  // Decoded, verified content. Delta bases decoded on the way are kept in a small cache;
+  // `cache_result` also keeps this object (for callers that will read it again, such as
+  // capture reading the previous version's chunks as delta bases).
+  Result<Bytes> Read(LmdbTxn& txn, const ObjectId& id, bool cache_result = false);
   Result<ObjectHeader> Header(LmdbTxn& txn, const ObjectId& id);
   Status AddVersionRef(LmdbTxn& txn, const ObjectId& id);
   // Drops a version reference; deletes the object (and releases its bases) at zero.
@@ -71,7 +73,7 @@ class ObjectStore {
   Status StoreWhole(LmdbTxn& txn, const ObjectId& id, ByteView content, uint64_t* written);
   Status PutEncoded(LmdbTxn& txn, const ObjectId& id, const ObjectHeader& h, ByteView payload,
                     uint64_t* written);
-  Result<Bytes> ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth_left);
+  Result<Bytes> ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth_left, bool cache_result);
   void CachePut(const ObjectId& id, const Bytes& b);
 
   ObjectDbs dbs_;

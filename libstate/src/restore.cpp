@@ -21,24 +21,27 @@ bool UnderPaths(const std::string& p, const std::vector<std::string>& paths) {
   return false;
 }
 
-// Fetches and verifies every chunk of `v`, then the whole content.
-Result<Bytes> Assemble(const VersionInfo& v, ChunkSource& src) {
+// Streams file version `v` into `sink` chunk by chunk, each fetched chunk verified against its
+// id (the chunk list was checked against the version's Merkle root first), so memory stays
+// at one chunk whatever the file size. *bytes counts what was written.
+Status StreamVerified(const VersionInfo& v, ChunkSource& src, const ByteSink& sink,
+                      uint64_t* bytes) {
   auto where = [&] { return "file " + v.path + " version " + std::to_string(v.seq); };
   if (v.chunks.size() != v.chunk_sizes.size() || MerkleRoot(v.chunks) != v.root)
     return Status::Corruption(where() + ": chunk list does not match its Merkle root");
-  Bytes out;
-  out.reserve(v.size);
+  uint64_t total = 0;
   for (size_t i = 0; i < v.chunks.size(); ++i) {
     auto c = src.Fetch(v.chunks[i]);
     if (!c.ok()) return c.status().WithContext(where() + ": object " + v.chunks[i].Hex());
     if (c->size() != v.chunk_sizes[i] || HashBytes(*c) != v.chunks[i])
       return Status::Corruption(where() + ": object " + v.chunks[i].Hex() +
                                 " does not match its id");
-    out.insert(out.end(), c->begin(), c->end());
+    DK_RETURN_IF_ERROR(sink(*c));
+    total += c->size();
   }
-  if (out.size() != v.size || HashBytes(out) != v.content_hash)
-    return Status::Corruption(where() + ": reassembled content does not match its hash");
-  return out;
+  if (total != v.size) return Status::Corruption(where() + ": chunk sizes do not add up to its size");
+  *bytes = total;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -91,15 +94,14 @@ Result<RestoreResult> RestoreManifest(const std::string& target, const SetManife
       s = WriteSymlinkAtomic(root_fd.get(), v.path, v.link_target, meta_of(v));
       if (s.ok()) ++res.symlinks;
     } else {
-      auto content = Assemble(v, src);
-      if (!content.ok()) {
-        s = content.status();
-      } else {
-        s = WriteFileAtomic(root_fd.get(), v.path, *content, meta_of(v));
-        if (s.ok()) {
-          ++res.files;
-          res.bytes += content->size();
-        }
+      uint64_t written = 0;
+      s = WriteFileAtomic(
+          root_fd.get(), v.path,
+          [&](const ByteSink& sink) { return StreamVerified(v, src, sink, &written); },
+          meta_of(v));
+      if (s.ok()) {
+        ++res.files;
+        res.bytes += written;
       }
     }
     if (!s.ok()) {

@@ -295,7 +295,7 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
         uint64_t total = 0;
         for (size_t k = i; k <= j && bases.size() < 4; ++k) {
           if (total + prev->chunk_sizes[k] > 4ull * max_chunk) break;
-          auto b = objects_->Read(txn, prev->chunks[k]);
+          auto b = objects_->Read(txn, prev->chunks[k], /*cache_result=*/true);
           if (!b.ok()) {
             // A damaged base never blocks new captures: store this chunk whole instead.
             log_->Warn("Skipped damaged delta base",
