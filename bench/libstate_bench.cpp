@@ -41,8 +41,8 @@ Bytes RandomBytes(size_t n, uint64_t seed) {
 
 // Words from a small vocabulary with random numbers: compresses ~3:1 with zstd -3.
 Bytes TextBytes(size_t n, uint64_t seed) {
-  static const char* kWords[] = {"state", "pod", "volume", "capture", "restore", "chunk",
-                                 "delta", "merkle", "root", "node", "agent", "kube"};
+  static const char* kWords[] = {"state", "pod",    "volume", "capture", "restore", "chunk",
+                                 "delta", "merkle", "root",   "node",    "agent",   "kube"};
   std::mt19937_64 rng(seed);
   Bytes b;
   b.reserve(n + 32);
@@ -127,7 +127,9 @@ void RestoreBench(benchmark::State& st, size_t files, size_t size, const char* l
 }
 void BM_RecoverSmallFile(benchmark::State& st) { RestoreBench(st, 1, 4096, "1 file, 4 KiB"); }
 void BM_Recover10MiB(benchmark::State& st) { RestoreBench(st, 1, 10 << 20, "1 file, 10 MiB"); }
-void BM_Recover61Files(benchmark::State& st) { RestoreBench(st, 61, 16384, "61 files, 16 KiB each"); }
+void BM_Recover61Files(benchmark::State& st) {
+  RestoreBench(st, 61, 16384, "61 files, 16 KiB each");
+}
 BENCHMARK(BM_RecoverSmallFile)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Recover10MiB)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Recover61Files)->Unit(benchmark::kMillisecond);
@@ -161,7 +163,8 @@ void BM_Chunking10MiB(benchmark::State& st) {
   size_t chunks = 0;
   for (auto _ : st) {
     auto spans = chunker.Split(data);
-    for (const auto& s : spans) benchmark::DoNotOptimize(HashBytes({data.data() + s.offset, s.size}));
+    for (const auto& s : spans)
+      benchmark::DoNotOptimize(HashBytes({data.data() + s.offset, s.size}));
     chunks = spans.size();
   }
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * data.size()));
@@ -174,7 +177,8 @@ void BM_MerkleVerification(benchmark::State& st) {
   Bytes data = RandomBytes(10 << 20, 4);
   Chunker chunker{ChunkerParams{}};
   std::vector<ObjectId> ids;
-  for (const auto& s : chunker.Split(data)) ids.push_back(HashBytes({data.data() + s.offset, s.size}));
+  for (const auto& s : chunker.Split(data))
+    ids.push_back(HashBytes({data.data() + s.offset, s.size}));
   ObjectId root = MerkleRoot(ids);
   for (auto _ : st) {
     if (MerkleRoot(ids) != root) std::abort();
@@ -246,8 +250,8 @@ BENCHMARK(BM_RestoreChunked)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 struct Reference {
   const char* what;
-  double go_ms;          // Go prototype time per op (0 = none)
-  double target_mb_s;    // throughput target (0 = none)
+  double go_ms;        // Go prototype time per op (0 = none)
+  double target_mb_s;  // throughput target (0 = none)
 };
 const std::map<std::string, Reference> kRefs = {
     {"BM_CaptureOneFile/1", {"capture of one file", 3.17, 0}},
@@ -271,10 +275,17 @@ class TableReporter : public benchmark::ConsoleReporter {
     for (const auto& r : runs) {
       double ms = r.GetAdjustedRealTime();
       switch (r.time_unit) {
-        case benchmark::kNanosecond: ms /= 1e6; break;
-        case benchmark::kMicrosecond: ms /= 1e3; break;
-        case benchmark::kSecond: ms *= 1e3; break;
-        default: break;
+        case benchmark::kNanosecond:
+          ms /= 1e6;
+          break;
+        case benchmark::kMicrosecond:
+          ms /= 1e3;
+          break;
+        case benchmark::kSecond:
+          ms *= 1e3;
+          break;
+        default:
+          break;
       }
       double mb_s = 0;
       auto it = r.counters.find("bytes_per_second");
@@ -292,8 +303,8 @@ class TableReporter : public benchmark::ConsoleReporter {
       auto [ms, mb_s] = it->second;
       if (ref.go_ms > 0) {
         double ratio = ref.go_ms / ms;
-        std::printf("%-34s %12.3f %14.3f %12.0f %9.1fx  >= 5x faster: %s\n", ref.what, ms, ref.go_ms,
-                    mb_s, ratio, ratio >= 5 ? "met" : "NOT MET");
+        std::printf("%-34s %12.3f %14.3f %12.0f %9.1fx  >= 5x faster: %s\n", ref.what, ms,
+                    ref.go_ms, mb_s, ratio, ratio >= 5 ? "met" : "NOT MET");
       } else {
         double ratio = mb_s / ref.target_mb_s;
         std::printf("%-34s %12.3f %14s %12.0f %9.2fx  >= %.0f MB/s: %s\n", ref.what, ms, "-", mb_s,

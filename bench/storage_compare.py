@@ -179,7 +179,7 @@ def single_file(vdir):
     return tar
 
 
-def tool_dkctl(args, vdirs, work):
+def tool_dkctl(args, vdirs, work, recompress=0):
     store = os.path.join(work, "store")
     data = os.path.join(work, "data")
     env = {"DK_STORE": store}
@@ -190,6 +190,8 @@ def tool_dkctl(args, vdirs, work):
         shutil.rmtree(data, ignore_errors=True)
         shutil.copytree(v, data)
         run([args.dkctl, "capture", data], env)
+    if recompress:
+        run([args.dkctl, "gc", "--recompress", str(recompress)], env)
     t_store = time.time() - t0
     out = os.path.join(work, "restored")
     t0 = time.time()
@@ -288,7 +290,11 @@ def tool_borg(args, vdirs, work):
     return du(repo), t_store, t_restore
 
 
-TOOLS = [("diffkeeper", tool_dkctl), ("xdelta3 -9", tool_xdelta3), ("zstd -19 --patch-from", tool_zstd),
+def tool_dkctl_at_rest(args, vdirs, work):
+    return tool_dkctl(args, vdirs, work, recompress=19)
+
+
+TOOLS = [("diffkeeper", tool_dkctl), ("diffkeeper +gc -19", tool_dkctl_at_rest), ("xdelta3 -9", tool_xdelta3), ("zstd -19 --patch-from", tool_zstd),
          ("bsdiff", tool_bsdiff), ("restic (max)", tool_restic), ("borg (zstd 19)", tool_borg)]
 
 
@@ -324,7 +330,7 @@ def main():
         for name, fn in TOOLS:
             if name not in wanted:
                 continue
-            work = os.path.join(base, "tool-" + name.split()[0])
+            work = os.path.join(base, "tool-" + "".join(c if c.isalnum() else "_" for c in name))
             os.makedirs(work)
             print(f"  {name} ...", file=sys.stderr)
             try:

@@ -31,10 +31,9 @@ uint64_t TopMask(int bits) { return bits <= 0 ? 0 : ~uint64_t{0} << (64 - bits);
 Status ChunkerParams::Validate() const {
   if (min_size < 64 || !(min_size < avg_size) || !(avg_size < max_size) ||
       max_size > 64u * 1024 * 1024 || !std::has_single_bit(avg_size)) {
-    return Status::InvalidArgument(
-        "chunker sizes min=" + std::to_string(min_size) + " avg=" + std::to_string(avg_size) +
-        " max=" + std::to_string(max_size) +
-        ": need 64 <= min < avg < max <= 64 MiB and avg a power of two");
+    return Status::InvalidArgument("chunker sizes min=" + std::to_string(min_size) + " avg=" +
+                                   std::to_string(avg_size) + " max=" + std::to_string(max_size) +
+                                   ": need 64 <= min < avg < max <= 64 MiB and avg a power of two");
   }
   return Status::Ok();
 }

@@ -23,8 +23,12 @@ class Encoder {
     }
     buf_.push_back(static_cast<char>(v));
   }
-  void PutSigned(int64_t v) { PutVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
-  void PutId(const ObjectId& id) { buf_.append(reinterpret_cast<const char*>(id.bytes.data()), 32); }
+  void PutSigned(int64_t v) {
+    PutVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
+  void PutId(const ObjectId& id) {
+    buf_.append(reinterpret_cast<const char*>(id.bytes.data()), 32);
+  }
   void PutString(std::string_view s) {
     PutVarint(s.size());
     buf_.append(s);

@@ -94,11 +94,11 @@ Status CheckRelPath(std::string_view rel) {
     if (end == std::string_view::npos) end = rel.size();
     std::string_view comp = rel.substr(start, end - start);
     if (comp.empty() || comp == "." || comp == "..")
-      return Status::InvalidArgument("path '" + std::string(rel) + "' has an empty, '.' or '..' component");
+      return Status::InvalidArgument("path '" + std::string(rel) +
+                                     "' has an empty, '.' or '..' component");
     start = end + 1;
   }
-  if (rel.find('\0') != std::string_view::npos)
-    return Status::InvalidArgument("path contains NUL");
+  if (rel.find('\0') != std::string_view::npos) return Status::InvalidArgument("path contains NUL");
   return Status::Ok();
 }
 
@@ -233,7 +233,8 @@ Status WriteFileAtomic(int root_fd, std::string_view rel, const ContentProducer&
   DK_RETURN_IF_ERROR(EnsureDir(root_fd, parent, nullptr));
   DK_ASSIGN_OR_RETURN(UniqueFd pfd, OpenBeneath(root_fd, parent, O_RDONLY | O_DIRECTORY));
   std::string tmp = TmpName();
-  int fd = openat(pfd.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd =
+      openat(pfd.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Status::FromErrno(errno, "create temporary file for " + std::string(rel));
   UniqueFd f(fd);
   auto fail = [&](Status s) {
@@ -317,7 +318,8 @@ Status RemoveBeneath(int root_fd, std::string_view rel) {
   }
   // Directory: remove children first (never following symlinks: they are unlinked).
   {
-    DK_ASSIGN_OR_RETURN(UniqueFd dfd, OpenBeneath(root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+    DK_ASSIGN_OR_RETURN(UniqueFd dfd,
+                        OpenBeneath(root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
     int dup_fd = dup(dfd.get());
     DIR* d = fdopendir(dup_fd);
     if (!d) return Status::FromErrno(errno, "read directory " + std::string(rel));
@@ -327,7 +329,8 @@ Status RemoveBeneath(int root_fd, std::string_view rel) {
       if (n != "." && n != "..") names.emplace_back(n);
     }
     closedir(d);
-    for (const auto& n : names) DK_RETURN_IF_ERROR(RemoveBeneath(root_fd, std::string(rel) + "/" + n));
+    for (const auto& n : names)
+      DK_RETURN_IF_ERROR(RemoveBeneath(root_fd, std::string(rel) + "/" + n));
   }
   if (unlinkat(pfd->get(), nm.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
     return Status::FromErrno(errno, "remove directory " + std::string(rel));

@@ -14,21 +14,29 @@ Status LmdbStatus(int rc, std::string_view what) {
   if (rc == 0) return Status::Ok();
   std::string msg = std::string(what) + ": " + mdb_strerror(rc);
   switch (rc) {
-    case MDB_NOTFOUND: return Status::NotFound(msg);
+    case MDB_NOTFOUND:
+      return Status::NotFound(msg);
     case MDB_MAP_FULL:
       return Status::NoSpace(msg + " (the store's map size is exhausted; raise map_size)");
-    case MDB_TXN_FULL: return Status::NoSpace(msg + " (too much data for one transaction)");
-    case ENOSPC: return Status::NoSpace(msg);
+    case MDB_TXN_FULL:
+      return Status::NoSpace(msg + " (too much data for one transaction)");
+    case ENOSPC:
+      return Status::NoSpace(msg);
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
-    case MDB_INVALID: return Status::Corruption(msg);
-    case MDB_VERSION_MISMATCH: return Status::FailedPrecondition(msg);
+    case MDB_INVALID:
+      return Status::Corruption(msg);
+    case MDB_VERSION_MISMATCH:
+      return Status::FailedPrecondition(msg);
     case EACCES:
-    case EPERM: return Status::PermissionDenied(msg);
+    case EPERM:
+      return Status::PermissionDenied(msg);
     case MDB_READERS_FULL:
     case EAGAIN:
-    case EBUSY: return Status::Unavailable(msg);
-    default: return Status::IOError(msg);
+    case EBUSY:
+      return Status::Unavailable(msg);
+    default:
+      return Status::IOError(msg);
   }
 }
 
@@ -121,7 +129,6 @@ Result<LmdbCursor> LmdbCursor::Open(LmdbTxn& txn, MDB_dbi db) {
   return LmdbCursor(c);
 }
 
-
 bool LmdbCursor::Seek(std::string_view key) {
   MDB_val k = Val(key), v;
   int rc = key.empty() ? mdb_cursor_get(cur_, &k, &v, MDB_FIRST)
@@ -132,11 +139,11 @@ bool LmdbCursor::Seek(std::string_view key) {
   return true;
 }
 
-#define DK_CURSOR_STEP(op)                   \
-  MDB_val k, v;                              \
+#define DK_CURSOR_STEP(op)                            \
+  MDB_val k, v;                                       \
   if (mdb_cursor_get(cur_, &k, &v, op)) return false; \
-  key_ = View(k);                            \
-  value_ = View(v);                          \
+  key_ = View(k);                                     \
+  value_ = View(v);                                   \
   return true
 
 bool LmdbCursor::Next() { DK_CURSOR_STEP(MDB_NEXT); }

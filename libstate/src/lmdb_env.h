@@ -26,7 +26,7 @@ class LmdbEnv {
  public:
   // Opens (creating if `create`) the environment in directory `dir` with the given map size.
   static Result<std::unique_ptr<LmdbEnv>> Open(const std::string& dir, size_t map_size,
-                                                bool read_only, bool no_sync);
+                                               bool read_only, bool no_sync);
   ~LmdbEnv();
   LmdbEnv(const LmdbEnv&) = delete;
   LmdbEnv& operator=(const LmdbEnv&) = delete;

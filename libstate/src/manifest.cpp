@@ -66,12 +66,14 @@ Result<SetManifest> DecodeManifest(std::string_view data) {
     if (!d.GetString(&path) || !d.GetString(&rec))
       return Status::Corruption("manifest of set " + std::to_string(m.set) + ": truncated entry");
     if (i > 0 && path <= prev)
-      return Status::Corruption("manifest of set " + std::to_string(m.set) + ": entries not sorted");
+      return Status::Corruption("manifest of set " + std::to_string(m.set) +
+                                ": entries not sorted");
     DK_ASSIGN_OR_RETURN(VersionInfo v, DecodeVersion(path, rec));
     prev = path;
     m.entries.push_back(std::move(v));
   }
-  if (!d.GetVarint(&n) || n > data.size()) return Status::Corruption("manifest: truncated absent list");
+  if (!d.GetVarint(&n) || n > data.size())
+    return Status::Corruption("manifest: truncated absent list");
   for (uint64_t i = 0; i < n; ++i) {
     std::string a;
     if (!d.GetString(&a)) return Status::Corruption("manifest: truncated absent list");

@@ -31,7 +31,8 @@ Status WriteV1Store(const std::string& dir, const std::vector<V1Snapshot>& snaps
   DK_ASSIGN_OR_RETURN(auto env, LmdbEnv::Open(dir, 1ull << 32, false, false));
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env->Begin(true));
   DK_ASSIGN_OR_RETURN(MDB_dbi meta, env->OpenDb(txn, "meta", true));
-  if (txn.Get(meta, "schema").ok()) return Status::FailedPrecondition(dir + " already holds a store");
+  if (txn.Get(meta, "schema").ok())
+    return Status::FailedPrecondition(dir + " already holds a store");
   DK_ASSIGN_OR_RETURN(MDB_dbi snaps, env->OpenDb(txn, kV1Db, true));
   DK_RETURN_IF_ERROR(txn.Put(meta, "schema", "1"));
   std::map<std::string, uint64_t> seqs;
@@ -66,7 +67,8 @@ Status Migrator::MigrateV1(LmdbTxn& txn) {
       uint8_t fmt;
       V1Rec r;
       if (!d.GetU8(&fmt) || fmt != 1 || !d.GetSigned(&r.time_ns) || !d.GetVarintAs(&r.mode))
-        return Status::Corruption("v1 snapshot of " + std::string(k.substr(0, nul)) + " is garbled");
+        return Status::Corruption("v1 snapshot of " + std::string(k.substr(0, nul)) +
+                                  " is garbled");
       r.path = std::string(k.substr(0, nul));
       r.seq = ReadBE64(k.substr(nul + 1));
       r.key = std::string(k);
@@ -104,7 +106,8 @@ Status Migrator::MigrateV1(LmdbTxn& txn) {
     uint64_t size;
     if (!d.GetU8(&fmt) || !d.GetSigned(&t) || !d.GetVarintAs(&mode) || !d.GetVarint(&size) ||
         size > kMaxV1File) {
-      return Status::Corruption("v1 snapshot " + std::to_string(r.seq) + " of " + r.path + " is garbled");
+      return Status::Corruption("v1 snapshot " + std::to_string(r.seq) + " of " + r.path +
+                                " is garbled");
     }
     std::string_view z = d.rest();
     Bytes content(size);
@@ -127,7 +130,8 @@ Status Migrator::MigrateV1(LmdbTxn& txn) {
     v.mode = mode & 07777;
     v.mtime_ns = r.time_ns;
     uint64_t read = 0;
-    DK_RETURN_IF_ERROR(s_->StoreContent(txn, -1, content, prev ? &*prev : nullptr, v.seq, &v, &read));
+    DK_RETURN_IF_ERROR(
+        s_->StoreContent(txn, -1, content, prev ? &*prev : nullptr, v.seq, &v, &read));
     if (head && head->content_hash == v.content_hash && head->mode == v.mode) continue;
     FileHead h;
     h.latest_seq = v.seq;

@@ -38,7 +38,8 @@ std::string EncodeHeader(const ObjectHeader& h) {
 Result<Bytes> ZstdCompress(ByteView in, int level) {
   Bytes out(ZSTD_compressBound(in.size()));
   size_t n = ZSTD_compress(out.data(), out.size(), in.data(), in.size(), level);
-  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(n));
+  if (ZSTD_isError(n))
+    return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(n));
   out.resize(n);
   return out;
 }

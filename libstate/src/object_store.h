@@ -64,7 +64,10 @@ class ObjectStore {
   // result is smaller; content, id and reference counts are unchanged. Adds the bytes
   // saved to *saved.
   Status Recompress(LmdbTxn& txn, const ObjectId& id, int level, uint64_t* saved);
-  void ClearCache() { cache_.clear(); lru_.clear(); }
+  void ClearCache() {
+    cache_.clear();
+    lru_.clear();
+  }
 
  private:
   Result<ObjectHeader> ParseHeader(const ObjectId& id, std::string_view value);

@@ -46,15 +46,16 @@ Result<VersionInfo> DecodeVersion(std::string_view path, std::string_view value)
   uint8_t fmt, type, kind;
   uint64_t n;
   bool ok = d.GetU8(&fmt) && fmt == kRecordFormat && d.GetVarint(&v.seq) && d.GetVarint(&v.set) &&
-            d.GetSigned(&v.time_ns) && d.GetU8(&type) && type >= 1 && type <= 3 &&
-            d.GetU8(&kind) && kind >= 1 && kind <= 4 && d.GetVarint(&v.size) &&
-            d.GetVarintAs(&v.mode) && d.GetVarintAs(&v.uid) && d.GetVarintAs(&v.gid) &&
-            d.GetSigned(&v.mtime_ns) && d.GetId(&v.content_hash) && d.GetId(&v.root) &&
-            d.GetVarint(&n) && n <= value.size() / 33;
+            d.GetSigned(&v.time_ns) && d.GetU8(&type) && type >= 1 && type <= 3 && d.GetU8(&kind) &&
+            kind >= 1 && kind <= 4 && d.GetVarint(&v.size) && d.GetVarintAs(&v.mode) &&
+            d.GetVarintAs(&v.uid) && d.GetVarintAs(&v.gid) && d.GetSigned(&v.mtime_ns) &&
+            d.GetId(&v.content_hash) && d.GetId(&v.root) && d.GetVarint(&n) &&
+            n <= value.size() / 33;
   if (ok) {
     v.chunks.resize(n);
     v.chunk_sizes.resize(n);
-    for (size_t i = 0; ok && i < n; ++i) ok = d.GetId(&v.chunks[i]) && d.GetVarintAs(&v.chunk_sizes[i]);
+    for (size_t i = 0; ok && i < n; ++i)
+      ok = d.GetId(&v.chunks[i]) && d.GetVarintAs(&v.chunk_sizes[i]);
     ok = ok && d.GetString(&v.link_target) && d.GetVarint(&v.new_stored_bytes) && d.done();
   }
   if (!ok) return Status::Corruption("version record of " + v.path + " is garbled");

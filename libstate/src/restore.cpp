@@ -39,7 +39,8 @@ Status StreamVerified(const VersionInfo& v, ChunkSource& src, const ByteSink& si
     DK_RETURN_IF_ERROR(sink(*c));
     total += c->size();
   }
-  if (total != v.size) return Status::Corruption(where() + ": chunk sizes do not add up to its size");
+  if (total != v.size)
+    return Status::Corruption(where() + ": chunk sizes do not add up to its size");
   *bytes = total;
   return Status::Ok();
 }
@@ -79,8 +80,10 @@ Result<RestoreResult> RestoreManifest(const std::string& target, const SetManife
     struct stat ls;
     bool existed = fstatat(root_fd.get(), it->c_str(), &ls, AT_SYMLINK_NOFOLLOW) == 0;
     Status s = RemoveBeneath(root_fd.get(), *it);
-    if (!s.ok()) res.failures.push_back({*it, 0, s.ToString()});
-    else if (existed) ++res.deleted;
+    if (!s.ok())
+      res.failures.push_back({*it, 0, s.ToString()});
+    else if (existed)
+      ++res.deleted;
   }
   uint64_t done = 0, total = m.entries.size();
   for (const auto& v : m.entries) {
@@ -97,8 +100,7 @@ Result<RestoreResult> RestoreManifest(const std::string& target, const SetManife
       uint64_t written = 0;
       s = WriteFileAtomic(
           root_fd.get(), v.path,
-          [&](const ByteSink& sink) { return StreamVerified(v, src, sink, &written); },
-          meta_of(v));
+          [&](const ByteSink& sink) { return StreamVerified(v, src, sink, &written); }, meta_of(v));
       if (s.ok()) {
         ++res.files;
         res.bytes += written;
@@ -117,8 +119,11 @@ Result<RestoreResult> RestoreManifest(const std::string& target, const SetManife
     if (!s.ok()) res.failures.push_back({it->path, it->seq, s.ToString()});
   }
   if (req.progress) req.progress({"restore", total, total, ""});
-  log->Info("Restored set", {{"target", target}, {"set", res.set}, {"files", res.files},
-                             {"bytes", res.bytes}, {"failures", res.failures.size()},
+  log->Info("Restored set", {{"target", target},
+                             {"set", res.set},
+                             {"files", res.files},
+                             {"bytes", res.bytes},
+                             {"failures", res.failures.size()},
                              {"root", res.root.ShortHex()}});
   return res;
 }

@@ -7,17 +7,28 @@ namespace dk {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kNotFound: return "NotFound";
-    case StatusCode::kCorruption: return "Corruption";
-    case StatusCode::kInvalidArgument: return "InvalidArgument";
-    case StatusCode::kIOError: return "IOError";
-    case StatusCode::kNoSpace: return "NoSpace";
-    case StatusCode::kConflict: return "Conflict";
-    case StatusCode::kUnavailable: return "Unavailable";
-    case StatusCode::kPermissionDenied: return "PermissionDenied";
-    case StatusCode::kFailedPrecondition: return "FailedPrecondition";
-    case StatusCode::kInternal: return "Internal";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kNotFound:
+      return "NotFound";
+    case StatusCode::kCorruption:
+      return "Corruption";
+    case StatusCode::kInvalidArgument:
+      return "InvalidArgument";
+    case StatusCode::kIOError:
+      return "IOError";
+    case StatusCode::kNoSpace:
+      return "NoSpace";
+    case StatusCode::kConflict:
+      return "Conflict";
+    case StatusCode::kUnavailable:
+      return "Unavailable";
+    case StatusCode::kPermissionDenied:
+      return "PermissionDenied";
+    case StatusCode::kFailedPrecondition:
+      return "FailedPrecondition";
+    case StatusCode::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }
@@ -31,15 +42,20 @@ Status::Status(StatusCode code, std::string message, bool retryable) {
 Status Status::FromErrno(int err, std::string_view what) {
   std::string msg = std::string(what) + ": " + std::strerror(err);
   switch (err) {
-    case ENOENT: return NotFound(std::move(msg));
+    case ENOENT:
+      return NotFound(std::move(msg));
     case ENOSPC:
-    case EDQUOT: return NoSpace(std::move(msg));
+    case EDQUOT:
+      return NoSpace(std::move(msg));
     case EACCES:
-    case EPERM: return PermissionDenied(std::move(msg));
+    case EPERM:
+      return PermissionDenied(std::move(msg));
     case EAGAIN:
     case EINTR:
-    case EBUSY: return IOError(std::move(msg), /*retryable=*/true);
-    default: return IOError(std::move(msg));
+    case EBUSY:
+      return IOError(std::move(msg), /*retryable=*/true);
+    default:
+      return IOError(std::move(msg));
   }
 }
 

@@ -26,10 +26,13 @@ class StoragePolicy {
   // float checkpoints) at a quarter of the CPU, so auto uses it; bsdiff is there by choice.
   std::vector<DeltaEngine> Engines() const {
     switch (o_.delta) {
-      case DeltaChoice::kBsdiff: return {DeltaEngine::kBsdiff};
-      case DeltaChoice::kNone: return {};
+      case DeltaChoice::kBsdiff:
+        return {DeltaEngine::kBsdiff};
+      case DeltaChoice::kNone:
+        return {};
       case DeltaChoice::kAuto:
-      case DeltaChoice::kZstd: break;
+      case DeltaChoice::kZstd:
+        break;
     }
     return {DeltaEngine::kZstdPatchFrom};
   }
@@ -40,7 +43,6 @@ class StoragePolicy {
   bool SnapshotDue(uint64_t seq) const {
     return o_.snapshot_every == 0 ? seq == 1 : (seq - 1) % o_.snapshot_every == 0;
   }
-
 
  private:
   const StoreOptions& o_;

@@ -70,18 +70,25 @@ FileHead HeadFrom(const VersionInfo& v, const struct stat* st) {
 
 std::string_view VersionKindName(VersionKind k) {
   switch (k) {
-    case VersionKind::kSnapshot: return "snapshot";
-    case VersionKind::kDelta: return "delta";
-    case VersionKind::kChunked: return "chunked";
-    case VersionKind::kDeleted: return "deleted";
+    case VersionKind::kSnapshot:
+      return "snapshot";
+    case VersionKind::kDelta:
+      return "delta";
+    case VersionKind::kChunked:
+      return "chunked";
+    case VersionKind::kDeleted:
+      return "deleted";
   }
   return "unknown";
 }
 std::string_view EntryTypeName(EntryType t) {
   switch (t) {
-    case EntryType::kFile: return "file";
-    case EntryType::kDir: return "dir";
-    case EntryType::kSymlink: return "symlink";
+    case EntryType::kFile:
+      return "file";
+    case EntryType::kDir:
+      return "dir";
+    case EntryType::kSymlink:
+      return "symlink";
   }
   return "unknown";
 }
@@ -95,7 +102,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
 }
 
 StoreImpl::StoreImpl(std::string path, StoreOptions opts, OpenMode mode)
-    : path_(std::move(path)), opts_(std::move(opts)), mode_(mode),
+    : path_(std::move(path)),
+      opts_(std::move(opts)),
+      mode_(mode),
       log_(opts_.logger ? opts_.logger : NullLogger()) {}
 
 StoreImpl::~StoreImpl() = default;
@@ -153,9 +162,12 @@ Status StoreImpl::OpenDbs(bool create) {
                                       std::to_string(schema) + ": open it for writing to migrate");
   }
   bool make = create && (schema == 0 || schema < kSchemaVersion);
-  for (auto [name, dbi] : {std::pair{"objects", &dbs_.objects}, {"refs", &dbs_.refs},
-                           {"deps", &dbs_.deps}, {"files", &dbs_.files},
-                           {"versions", &dbs_.versions}, {"sets", &dbs_.sets}}) {
+  for (auto [name, dbi] : {std::pair{"objects", &dbs_.objects},
+                           {"refs", &dbs_.refs},
+                           {"deps", &dbs_.deps},
+                           {"files", &dbs_.files},
+                           {"versions", &dbs_.versions},
+                           {"sets", &dbs_.sets}}) {
     auto r = env_->OpenDb(txn, name, make);
     if (!r.ok()) return r.status().WithContext("store " + path_ + " (missing database)");
     *dbi = *r;
@@ -260,8 +272,8 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
       buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(pos));
       pos = 0;
       size_t have = buf.size();
-      const size_t block = static_cast<size_t>(std::clamp<uint64_t>(
-          expected > got ? expected - got + 1 : 1, kMinReadBlock, kReadBlock));
+      const size_t block = static_cast<size_t>(
+          std::clamp<uint64_t>(expected > got ? expected - got + 1 : 1, kMinReadBlock, kReadBlock));
       buf.resize(have + block);
       ssize_t n;
       do {
@@ -283,8 +295,7 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
     if (!objects_->Exists(txn, id)) {
       std::vector<ObjectId> bases;
       Bytes base_bytes;
-      if (prev && !prev->chunks.empty() && !force_whole &&
-          policy.TryDelta(len, 0, force_whole)) {
+      if (prev && !prev->chunks.empty() && !force_whole && policy.TryDelta(len, 0, force_whole)) {
         // Previous chunks overlapping [file_off, file_off+len), plus one neighbour each side.
         auto first = std::upper_bound(prev_offsets.begin(), prev_offsets.end(), file_off);
         size_t i = first == prev_offsets.begin() ? 0 : (first - prev_offsets.begin()) - 1;
@@ -298,9 +309,9 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
           auto b = objects_->Read(txn, prev->chunks[k], /*cache_result=*/true);
           if (!b.ok()) {
             // A damaged base never blocks new captures: store this chunk whole instead.
-            log_->Warn("Skipped damaged delta base",
-                       {{"path", v->path}, {"object", prev->chunks[k].Hex()},
-                        {"error", b.status().message()}});
+            log_->Warn("Skipped damaged delta base", {{"path", v->path},
+                                                      {"object", prev->chunks[k].Hex()},
+                                                      {"error", b.status().message()}});
             bases.clear();
             base_bytes.clear();
             break;
@@ -310,7 +321,8 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
           total += b->size();
         }
       }
-      DK_ASSIGN_OR_RETURN(uint64_t w, objects_->Put(txn, id, chunk, bases, base_bytes, force_whole));
+      DK_ASSIGN_OR_RETURN(uint64_t w,
+                          objects_->Put(txn, id, chunk, bases, base_bytes, force_whole));
       v->new_stored_bytes += w;
     }
     v->chunks.push_back(id);
@@ -367,8 +379,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
   };
   std::vector<ScannedEntry> entries;
   CaptureResult res;
-  DK_RETURN_IF_ERROR_CTX(ScanTree(root_fd.get(), filter, &entries, &res.skipped),
-                         "scan " + root);
+  DK_RETURN_IF_ERROR_CTX(ScanTree(root_fd.get(), filter, &entries, &res.skipped), "scan " + root);
   res.scanned = entries.size();
 
   std::lock_guard<std::mutex> lock(mu_);
@@ -391,16 +402,19 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
       ++res.unchanged;
       continue;
     }
-    if (live_same_type && e.type == EntryType::kFile && SameStat(e.st, [&] {
-          struct stat s{};
-          s.st_size = static_cast<off_t>(head->size);
-          s.st_mtim.tv_sec = head->mtime_ns / 1000000000;
-          s.st_mtim.tv_nsec = head->mtime_ns % 1000000000;
-          s.st_ctim.tv_sec = head->ctime_ns / 1000000000;
-          s.st_ctim.tv_nsec = head->ctime_ns % 1000000000;
-          s.st_ino = head->ino;
-          return s;
-        }()) && head->mode == mode && head->uid == e.st.st_uid && head->gid == e.st.st_gid) {
+    if (live_same_type && e.type == EntryType::kFile &&
+        SameStat(e.st,
+                 [&] {
+                   struct stat s {};
+                   s.st_size = static_cast<off_t>(head->size);
+                   s.st_mtim.tv_sec = head->mtime_ns / 1000000000;
+                   s.st_mtim.tv_nsec = head->mtime_ns % 1000000000;
+                   s.st_ctim.tv_sec = head->ctime_ns / 1000000000;
+                   s.st_ctim.tv_nsec = head->ctime_ns % 1000000000;
+                   s.st_ino = head->ino;
+                   return s;
+                 }()) &&
+        head->mode == mode && head->uid == e.st.st_uid && head->gid == e.st.st_gid) {
       ++res.unchanged;
       continue;
     }
@@ -441,8 +455,8 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
         if (fstat(fd->get(), &before) != 0) return Status::FromErrno(errno, "stat " + e.path);
         if (!S_ISREG(before.st_mode)) break;  // replaced by something else meanwhile
         DK_ASSIGN_OR_RETURN(LmdbTxn child, env_->BeginNested(txn));
-        Status s = StoreContent(child, fd->get(), {}, prev ? &*prev : nullptr, v.seq, &v,
-                                &res.bytes_read);
+        Status s =
+            StoreContent(child, fd->get(), {}, prev ? &*prev : nullptr, v.seq, &v, &res.bytes_read);
         if (!s.ok()) {
           child.Abort();
           objects_->ClearCache();
@@ -533,9 +547,13 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
   if (!cs.ok()) return cs.WithContext("capture " + root + " into store " + path_);
   res.set = set;
   res.root = si.root;
-  log_->Info("Captured set", {{"store", path_}, {"set", set}, {"changed", res.changed},
-                              {"deleted", res.deleted}, {"bytes_read", res.bytes_read},
-                              {"bytes_stored", res.bytes_stored}, {"root", si.root.ShortHex()}});
+  log_->Info("Captured set", {{"store", path_},
+                              {"set", set},
+                              {"changed", res.changed},
+                              {"deleted", res.deleted},
+                              {"bytes_read", res.bytes_read},
+                              {"bytes_stored", res.bytes_stored},
+                              {"root", si.root.ShortHex()}});
   return res;
 }
 
@@ -562,8 +580,8 @@ Result<uint64_t> StoreImpl::ResolveSet(LmdbTxn& txn, const RestoreRequest& req) 
   if (next <= 1) return Status::NotFound("store " + path_ + " has no captured state yet");
   if (req.set) {
     if (*req.set == 0 || *req.set >= next)
-      return Status::NotFound("capture set " + std::to_string(*req.set) + " does not exist (latest is " +
-                              std::to_string(next - 1) + ")");
+      return Status::NotFound("capture set " + std::to_string(*req.set) +
+                              " does not exist (latest is " + std::to_string(next - 1) + ")");
     if (!txn.Get(dbs_.sets, BE64(*req.set)).ok())
       return Status::NotFound("capture set " + std::to_string(*req.set) +
                               " was removed by retention");

@@ -115,8 +115,10 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
                              ": Merkle root does not match the file records");
   }
   if (progress) progress({"verify", ids.size(), ids.size(), ""});
-  log_->Info("Verified store", {{"store", path_}, {"objects", rep.objects},
-                                {"versions", rep.versions}, {"problems", rep.problems.size()}});
+  log_->Info("Verified store", {{"store", path_},
+                                {"objects", rep.objects},
+                                {"versions", rep.versions},
+                                {"problems", rep.problems.size()}});
   return rep;
 }
 
@@ -237,8 +239,8 @@ Result<GcReport> StoreImpl::Gc(const RetentionPolicy& policy) {
     for (size_t i = 0; i < ids.size(); i += kBatch) {
       DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(true));
       for (size_t j = i; j < std::min(ids.size(), i + kBatch); ++j) {
-        DK_RETURN_IF_ERROR(objects_->Recompress(txn, ids[j], policy.recompress_level,
-                                                &rep.recompress_saved));
+        DK_RETURN_IF_ERROR(
+            objects_->Recompress(txn, ids[j], policy.recompress_level, &rep.recompress_saved));
       }
       DK_RETURN_IF_ERROR_CTX(txn.Commit(), "recompress objects of store " + path_);
       objects_->ClearCache();
@@ -268,7 +270,8 @@ Result<GcReport> StoreImpl::Gc(const RetentionPolicy& policy) {
     DK_RETURN_IF_ERROR(OpenEnv());
   }
   rep.bytes_after = env_->FileBytes();
-  log_->Info("Collected garbage", {{"store", path_}, {"versions_dropped", rep.versions_dropped},
+  log_->Info("Collected garbage", {{"store", path_},
+                                   {"versions_dropped", rep.versions_dropped},
                                    {"objects_freed", rep.objects_freed},
                                    {"bytes_reclaimed", static_cast<int64_t>(rep.bytes_before) -
                                                            static_cast<int64_t>(rep.bytes_after)}});
@@ -311,8 +314,10 @@ Result<StoreStats> StoreImpl::Stats() {
     for (bool ok = c.Seek(""); ok; ok = c.Next()) {
       ++st.objects;
       st.stored_bytes += c.value().size();
-      if (c.value().size() > 1 && static_cast<uint8_t>(c.value()[1]) == 2) ++st.delta_objects;
-      else ++st.full_objects;
+      if (c.value().size() > 1 && static_cast<uint8_t>(c.value()[1]) == 2)
+        ++st.delta_objects;
+      else
+        ++st.full_objects;
     }
   }
   return st;

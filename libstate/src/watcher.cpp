@@ -31,7 +31,10 @@ struct TreeWatcher::Impl {
 };
 
 TreeWatcher::TreeWatcher(std::string root, WatchOptions o, int ifd, int stop_fd)
-    : root_(std::move(root)), opts_(o), ifd_(ifd), stop_fd_(stop_fd),
+    : root_(std::move(root)),
+      opts_(o),
+      ifd_(ifd),
+      stop_fd_(stop_fd),
       impl_(std::make_unique<Impl>()) {}
 
 TreeWatcher::~TreeWatcher() {
@@ -43,7 +46,8 @@ Result<std::unique_ptr<TreeWatcher>> TreeWatcher::Create(const std::string& root
                                                          const WatchOptions& options) {
   struct stat st;
   if (stat(root.c_str(), &st) != 0) return Status::FromErrno(errno, "watch root " + root);
-  if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument("watch root " + root + " is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return Status::InvalidArgument("watch root " + root + " is not a directory");
   int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (ifd < 0) return Status::FromErrno(errno, "inotify_init1");
   int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

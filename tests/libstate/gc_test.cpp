@@ -332,7 +332,8 @@ TEST_F(GcTest, RecompressShrinksWholeObjectsAtRestAndKeepsContentExact) {
   StoreOptions o = Opts();
   o.zstd_level = 1;  // fast at capture time
   OpenStore(o);
-  for (int i = 0; i < 8; ++i) WriteFile(src_ + "/t" + std::to_string(i) + ".txt", TextBytes(rng, 200000));
+  for (int i = 0; i < 8; ++i)
+    WriteFile(src_ + "/t" + std::to_string(i) + ".txt", TextBytes(rng, 200000));
   uint64_t set = CaptureOrDie(*store_, src_).set;
   trees_[set] = ReadTree(src_);
   auto before = store_->Stats();

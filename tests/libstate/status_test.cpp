@@ -1,8 +1,8 @@
 #include "libstate/status.h"
 
-#include <cerrno>
-
 #include <gtest/gtest.h>
+
+#include <cerrno>
 
 #include "libstate/result.h"
 

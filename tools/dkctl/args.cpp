@@ -65,7 +65,8 @@ Status Args::Check(const std::vector<std::string>& known) const {
 }
 
 Result<int64_t> ParseDuration(const std::string& s) {
-  if (s.size() < 2) return Status::InvalidArgument("duration '" + s + "': expected e.g. 30m, 12h, 7d");
+  if (s.size() < 2)
+    return Status::InvalidArgument("duration '" + s + "': expected e.g. 30m, 12h, 7d");
   char unit = s.back();
   std::string num = s.substr(0, s.size() - 1);
   char* end = nullptr;
@@ -74,12 +75,23 @@ Result<int64_t> ParseDuration(const std::string& s) {
     return Status::InvalidArgument("duration '" + s + "': expected e.g. 30m, 12h, 7d");
   int64_t sec;
   switch (unit) {
-    case 's': sec = 1; break;
-    case 'm': sec = 60; break;
-    case 'h': sec = 3600; break;
-    case 'd': sec = 86400; break;
-    case 'w': sec = 7 * 86400; break;
-    default: return Status::InvalidArgument("duration '" + s + "': unit must be s, m, h, d or w");
+    case 's':
+      sec = 1;
+      break;
+    case 'm':
+      sec = 60;
+      break;
+    case 'h':
+      sec = 3600;
+      break;
+    case 'd':
+      sec = 86400;
+      break;
+    case 'w':
+      sec = 7 * 86400;
+      break;
+    default:
+      return Status::InvalidArgument("duration '" + s + "': unit must be s, m, h, d or w");
   }
   return static_cast<int64_t>(n) * sec * 1000000000;
 }
@@ -88,7 +100,8 @@ Result<int64_t> ParseTime(const std::string& s) {
   if (!s.empty() && s[0] == '@') {
     char* end = nullptr;
     long long n = std::strtoll(s.c_str() + 1, &end, 10);
-    if (s.size() < 2 || *end) return Status::InvalidArgument("time '" + s + "': expected @<unix seconds>");
+    if (s.size() < 2 || *end)
+      return Status::InvalidArgument("time '" + s + "': expected @<unix seconds>");
     return static_cast<int64_t>(n) * 1000000000;
   }
   tm t{};
@@ -96,7 +109,8 @@ Result<int64_t> ParseTime(const std::string& s) {
   if (sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &t.tm_year, &t.tm_mon, &t.tm_mday, &t.tm_hour,
              &t.tm_min, &t.tm_sec, &frac_consumed) != 6 ||
       static_cast<size_t>(frac_consumed) != s.size()) {
-    return Status::InvalidArgument("time '" + s + "': expected RFC 3339 UTC like 2026-11-27T12:00:00Z or @<unix seconds>");
+    return Status::InvalidArgument(
+        "time '" + s + "': expected RFC 3339 UTC like 2026-11-27T12:00:00Z or @<unix seconds>");
   }
   t.tm_year -= 1900;
   t.tm_mon -= 1;
@@ -123,8 +137,10 @@ std::string FormatBytes(uint64_t b) {
     ++u;
   }
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
 }
 

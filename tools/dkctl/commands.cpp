@@ -1,9 +1,10 @@
 #include "commands.h"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <memory>
-#include <unistd.h>
 
 #include "libstate/delta.h"
 #include "libstate/store.h"
@@ -13,8 +14,8 @@ namespace dk::cli {
 namespace {
 
 // Flags every command accepts.
-const std::vector<std::string> kCommon = {"store", "log-level", "snapshot-every", "max-chain",
-                                          "delta", "no-sync"};
+const std::vector<std::string> kCommon = {"store",     "log-level", "snapshot-every",
+                                          "max-chain", "delta",     "no-sync"};
 
 std::unique_ptr<JsonLogger> g_logger;
 
@@ -31,7 +32,8 @@ Result<StoreOptions> OptionsFrom(const Args& a) {
   std::string level = a.Get("log-level").value_or("warn");
   LogLevel lv;
   if (!JsonLogger::ParseLevel(level, &lv))
-    return Status::InvalidArgument("--log-level=" + level + ": expected debug, info, warn or error");
+    return Status::InvalidArgument("--log-level=" + level +
+                                   ": expected debug, info, warn or error");
   g_logger = std::make_unique<JsonLogger>(lv, "dkctl");
   o.logger = g_logger.get();
   DK_ASSIGN_OR_RETURN(uint64_t se, a.GetUint("snapshot-every", o.snapshot_every));
@@ -39,11 +41,16 @@ Result<StoreOptions> OptionsFrom(const Args& a) {
   o.snapshot_every = static_cast<uint32_t>(se);
   o.max_chain = static_cast<uint32_t>(mc);
   std::string d = a.Get("delta").value_or("auto");
-  if (d == "auto") o.delta = DeltaChoice::kAuto;
-  else if (d == "bsdiff") o.delta = DeltaChoice::kBsdiff;
-  else if (d == "zstd") o.delta = DeltaChoice::kZstd;
-  else if (d == "none") o.delta = DeltaChoice::kNone;
-  else return Status::InvalidArgument("--delta=" + d + ": expected auto, bsdiff, zstd or none");
+  if (d == "auto")
+    o.delta = DeltaChoice::kAuto;
+  else if (d == "bsdiff")
+    o.delta = DeltaChoice::kBsdiff;
+  else if (d == "zstd")
+    o.delta = DeltaChoice::kZstd;
+  else if (d == "none")
+    o.delta = DeltaChoice::kNone;
+  else
+    return Status::InvalidArgument("--delta=" + d + ": expected auto, bsdiff, zstd or none");
   o.sync = !a.Has("no-sync");
   if (a.Has("chunk-avg")) {
     DK_ASSIGN_OR_RETURN(uint64_t avg, a.GetUint("chunk-avg", 0));
@@ -100,11 +107,12 @@ void PrintCapture(const CaptureResult& r) {
   if (r.set == 0) {
     std::printf("no changes (%llu entries scanned)\n", static_cast<unsigned long long>(r.scanned));
   } else {
-    std::printf("set %llu: %llu changed, %llu deleted, %llu unchanged; read %s, stored %s; root %s\n",
-                static_cast<unsigned long long>(r.set), static_cast<unsigned long long>(r.changed),
-                static_cast<unsigned long long>(r.deleted),
-                static_cast<unsigned long long>(r.unchanged), FormatBytes(r.bytes_read).c_str(),
-                FormatBytes(r.bytes_stored).c_str(), r.root.ShortHex().c_str());
+    std::printf(
+        "set %llu: %llu changed, %llu deleted, %llu unchanged; read %s, stored %s; root %s\n",
+        static_cast<unsigned long long>(r.set), static_cast<unsigned long long>(r.changed),
+        static_cast<unsigned long long>(r.deleted), static_cast<unsigned long long>(r.unchanged),
+        FormatBytes(r.bytes_read).c_str(), FormatBytes(r.bytes_stored).c_str(),
+        r.root.ShortHex().c_str());
   }
   for (const auto& d : r.deferred) std::printf("  deferred (changing while read): %s\n", d.c_str());
   for (const auto& s : r.skipped) std::printf("  skipped: %s\n", s.c_str());
@@ -125,7 +133,8 @@ int CmdInit(const Args& a) {
   if (!st.ok()) return Fail(st.status());
   auto stats = (*st)->Stats();
   if (!stats.ok()) return Fail(stats.status());
-  std::printf("store ready: schema %u, chunker %s\n", stats->schema_version, stats->chunker.c_str());
+  std::printf("store ready: schema %u, chunker %s\n", stats->schema_version,
+              stats->chunker.c_str());
   return kExitOk;
 }
 
@@ -191,7 +200,8 @@ int CmdLog(const Args& a) {
   if (a.positional().empty()) {
     auto sets = (*st)->Sets();
     if (!sets.ok()) return Fail(sets.status());
-    std::printf("%-6s %-24s %-8s %-7s %-10s %s\n", "SET", "TIME", "CHANGED", "FILES", "SIZE", "ROOT");
+    std::printf("%-6s %-24s %-8s %-7s %-10s %s\n", "SET", "TIME", "CHANGED", "FILES", "SIZE",
+                "ROOT");
     for (const auto& s : *sets) {
       std::printf("%-6llu %-24s %-8llu %-7llu %-10s %s\n", static_cast<unsigned long long>(s.set),
                   FormatTime(s.time_ns).c_str(), static_cast<unsigned long long>(s.changed),
@@ -203,8 +213,8 @@ int CmdLog(const Args& a) {
   if (a.positional().size() != 1) return Fail(Status::InvalidArgument("usage: dkctl log [PATH]"));
   auto log = (*st)->Log(a.positional()[0]);
   if (!log.ok()) return Fail(log.status());
-  std::printf("%-5s %-6s %-24s %-9s %-8s %-10s %-6s %-10s %s\n", "SEQ", "SET", "TIME", "KIND", "TYPE",
-              "SIZE", "MODE", "STORED", "ROOT");
+  std::printf("%-5s %-6s %-24s %-9s %-8s %-10s %-6s %-10s %s\n", "SEQ", "SET", "TIME", "KIND",
+              "TYPE", "SIZE", "MODE", "STORED", "ROOT");
   for (const auto& v : *log) {
     std::printf("%-5llu %-6llu %-24s %-9s %-8s %-10s %04o   %-10s %s\n",
                 static_cast<unsigned long long>(v.seq), static_cast<unsigned long long>(v.set),
@@ -218,7 +228,8 @@ int CmdLog(const Args& a) {
 int CmdRestore(const Args& a) {
   if (Status s = a.Check(With({"set", "time", "path", "no-owner"})); !s.ok()) return Fail(s);
   if (a.positional().size() != 1)
-    return Fail(Status::InvalidArgument("usage: dkctl restore DIR [--set N | --time T] [--path P]..."));
+    return Fail(
+        Status::InvalidArgument("usage: dkctl restore DIR [--set N | --time T] [--path P]..."));
   auto st = OpenStore(a, OpenMode::kReadOnly);
   if (!st.ok()) return Fail(st.status());
   RestoreRequest req;
@@ -232,18 +243,20 @@ int CmdRestore(const Args& a) {
     if (!ns.ok()) return Fail(ns.status());
     req.time_ns = *ns;
   }
-  if (req.set && req.time_ns) return Fail(Status::InvalidArgument("give --set or --time, not both"));
+  if (req.set && req.time_ns)
+    return Fail(Status::InvalidArgument("give --set or --time, not both"));
   req.paths = a.GetAll("path");
   req.restore_owner = !a.Has("no-owner");
   req.progress = ProgressPrinter();
   auto r = (*st)->Restore(a.positional()[0], req);
   if (!r.ok()) return Fail(r.status());
-  std::printf("restored set %llu into %s: %llu files (%s), %llu dirs, %llu symlinks, %llu removed; "
-              "root %s verified\n",
-              static_cast<unsigned long long>(r->set), a.positional()[0].c_str(),
-              static_cast<unsigned long long>(r->files), FormatBytes(r->bytes).c_str(),
-              static_cast<unsigned long long>(r->dirs), static_cast<unsigned long long>(r->symlinks),
-              static_cast<unsigned long long>(r->deleted), r->root.ShortHex().c_str());
+  std::printf(
+      "restored set %llu into %s: %llu files (%s), %llu dirs, %llu symlinks, %llu removed; "
+      "root %s verified\n",
+      static_cast<unsigned long long>(r->set), a.positional()[0].c_str(),
+      static_cast<unsigned long long>(r->files), FormatBytes(r->bytes).c_str(),
+      static_cast<unsigned long long>(r->dirs), static_cast<unsigned long long>(r->symlinks),
+      static_cast<unsigned long long>(r->deleted), r->root.ShortHex().c_str());
   for (const auto& f : r->failures)
     std::printf("  FAILED %s (version %llu): %s\n", f.path.c_str(),
                 static_cast<unsigned long long>(f.seq), f.error.c_str());
@@ -258,15 +271,15 @@ int CmdVerify(const Args& a) {
   if (!r.ok()) return Fail(r.status());
   std::printf("checked %llu objects (%s), %llu versions, %llu sets: %s\n",
               static_cast<unsigned long long>(r->objects), FormatBytes(r->bytes_checked).c_str(),
-              static_cast<unsigned long long>(r->versions), static_cast<unsigned long long>(r->sets),
+              static_cast<unsigned long long>(r->versions),
+              static_cast<unsigned long long>(r->sets),
               r->problems.empty() ? "OK" : "PROBLEMS FOUND");
   for (const auto& p : r->problems) std::printf("  %s\n", p.c_str());
   return r->problems.empty() ? kExitOk : kExitIntegrity;
 }
 
 int CmdGc(const Args& a) {
-  if (Status s = a.Check(With({"keep-last", "keep-within", "no-compact", "recompress"}));
-      !s.ok())
+  if (Status s = a.Check(With({"keep-last", "keep-within", "no-compact", "recompress"})); !s.ok())
     return Fail(s);
   RetentionPolicy p;
   auto kl = a.GetUint("keep-last", 0);
@@ -285,15 +298,15 @@ int CmdGc(const Args& a) {
   if (!st.ok()) return Fail(st.status());
   auto r = (*st)->Gc(p);
   if (!r.ok()) return Fail(r.status());
-  std::printf("dropped %llu versions and %llu sets; freed %llu objects, rebased %llu; "
-              "recompression saved %s; data file %s -> %s (reclaimed %s)\n",
-              static_cast<unsigned long long>(r->versions_dropped),
-              static_cast<unsigned long long>(r->sets_dropped),
-              static_cast<unsigned long long>(r->objects_freed),
-              static_cast<unsigned long long>(r->objects_rebased),
-              FormatBytes(r->recompress_saved).c_str(), FormatBytes(r->bytes_before).c_str(),
-              FormatBytes(r->bytes_after).c_str(),
-              FormatBytes(r->bytes_before > r->bytes_after ? r->bytes_before - r->bytes_after : 0).c_str());
+  std::printf(
+      "dropped %llu versions and %llu sets; freed %llu objects, rebased %llu; "
+      "recompression saved %s; data file %s -> %s (reclaimed %s)\n",
+      static_cast<unsigned long long>(r->versions_dropped),
+      static_cast<unsigned long long>(r->sets_dropped),
+      static_cast<unsigned long long>(r->objects_freed),
+      static_cast<unsigned long long>(r->objects_rebased), FormatBytes(r->recompress_saved).c_str(),
+      FormatBytes(r->bytes_before).c_str(), FormatBytes(r->bytes_after).c_str(),
+      FormatBytes(r->bytes_before > r->bytes_after ? r->bytes_before - r->bytes_after : 0).c_str());
   return kExitOk;
 }
 
@@ -307,21 +320,25 @@ int CmdStats(const Args& a) {
   std::printf("schema          %u\nchunker         %s\n", r->schema_version, r->chunker.c_str());
   std::printf("paths           %llu (%llu live, %s)\n", static_cast<unsigned long long>(r->files),
               static_cast<unsigned long long>(r->live_files), FormatBytes(r->live_bytes).c_str());
-  std::printf("versions        %llu in %llu capture sets\n", static_cast<unsigned long long>(r->versions),
+  std::printf("versions        %llu in %llu capture sets\n",
+              static_cast<unsigned long long>(r->versions),
               static_cast<unsigned long long>(r->sets));
-  std::printf("logical bytes   %s (every version's size added up)\n", FormatBytes(r->logical_bytes).c_str());
+  std::printf("logical bytes   %s (every version's size added up)\n",
+              FormatBytes(r->logical_bytes).c_str());
   std::printf("stored bytes    %s in %llu objects (%llu whole, %llu deltas)\n",
               FormatBytes(r->stored_bytes).c_str(), static_cast<unsigned long long>(r->objects),
               static_cast<unsigned long long>(r->full_objects),
               static_cast<unsigned long long>(r->delta_objects));
-  std::printf("saving          %.1fx (logical / stored)\n", ratio(r->logical_bytes, r->stored_bytes));
+  std::printf("saving          %.1fx (logical / stored)\n",
+              ratio(r->logical_bytes, r->stored_bytes));
   std::printf("data file       %s on disk\n", FormatBytes(r->file_bytes).c_str());
   return kExitOk;
 }
 
 int CmdDiff(const Args& a) {
   if (Status s = a.Check(With({})); !s.ok()) return Fail(s);
-  if (a.positional().size() != 3) return Fail(Status::InvalidArgument("usage: dkctl diff PATH A B"));
+  if (a.positional().size() != 3)
+    return Fail(Status::InvalidArgument("usage: dkctl diff PATH A B"));
   auto st = OpenStore(a, OpenMode::kReadOnly);
   if (!st.ok()) return Fail(st.status());
   const std::string& path = a.positional()[0];
@@ -334,13 +351,14 @@ int CmdDiff(const Args& a) {
     if (v.seq == va) ia = &v;
     if (v.seq == vb) ib = &v;
   }
-  if (!ia || !ib) return Fail(Status::NotFound("versions " + a.positional()[1] + " and " +
-                                               a.positional()[2] + " of " + path + " must both exist"));
-  std::printf("%s: version %llu (%s, %s, mode %04o) -> version %llu (%s, %s, mode %04o)\n",
-              path.c_str(), static_cast<unsigned long long>(va),
-              std::string(VersionKindName(ia->kind)).c_str(), FormatBytes(ia->size).c_str(), ia->mode,
-              static_cast<unsigned long long>(vb), std::string(VersionKindName(ib->kind)).c_str(),
-              FormatBytes(ib->size).c_str(), ib->mode);
+  if (!ia || !ib)
+    return Fail(Status::NotFound("versions " + a.positional()[1] + " and " + a.positional()[2] +
+                                 " of " + path + " must both exist"));
+  std::printf(
+      "%s: version %llu (%s, %s, mode %04o) -> version %llu (%s, %s, mode %04o)\n", path.c_str(),
+      static_cast<unsigned long long>(va), std::string(VersionKindName(ia->kind)).c_str(),
+      FormatBytes(ia->size).c_str(), ia->mode, static_cast<unsigned long long>(vb),
+      std::string(VersionKindName(ib->kind)).c_str(), FormatBytes(ib->size).c_str(), ib->mode);
   if (ia->kind == VersionKind::kDeleted || ib->kind == VersionKind::kDeleted) return kExitOk;
   size_t shared = 0;
   for (const auto& c : ib->chunks)

@@ -7,10 +7,10 @@ namespace dk::cli {
 
 enum ExitCode {
   kExitOk = 0,
-  kExitUsage = 1,       // bad command line
-  kExitFailed = 2,      // the operation failed (I/O, missing store or path, …)
-  kExitIntegrity = 3,   // verify found problems, or restore skipped damaged files
-  kExitBusy = 4,        // another process has the store open for writing
+  kExitUsage = 1,      // bad command line
+  kExitFailed = 2,     // the operation failed (I/O, missing store or path, …)
+  kExitIntegrity = 3,  // verify found problems, or restore skipped damaged files
+  kExitBusy = 4,       // another process has the store open for writing
 };
 
 int CmdInit(const Args& a);

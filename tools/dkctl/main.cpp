@@ -55,9 +55,9 @@ int main(int argc, char** argv) {
   struct {
     const char* name;
     int (*fn)(const Args&);
-  } const table[] = {{"init", CmdInit},       {"capture", CmdCapture}, {"watch", CmdWatch},
-                     {"log", CmdLog},         {"restore", CmdRestore}, {"verify", CmdVerify},
-                     {"gc", CmdGc},           {"stats", CmdStats},     {"diff", CmdDiff}};
+  } const table[] = {{"init", CmdInit}, {"capture", CmdCapture}, {"watch", CmdWatch},
+                     {"log", CmdLog},   {"restore", CmdRestore}, {"verify", CmdVerify},
+                     {"gc", CmdGc},     {"stats", CmdStats},     {"diff", CmdDiff}};
   for (const auto& c : table)
     if (cmd == c.name) return c.fn(rest);
   std::fprintf(stderr, "dkctl: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);

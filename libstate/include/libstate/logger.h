@@ -27,13 +27,22 @@ struct LogField {
 class Logger {
  public:
   virtual ~Logger() = default;
-  virtual void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) = 0;
+  virtual void Log(LogLevel level, std::string_view msg,
+                   std::initializer_list<LogField> fields) = 0;
   virtual bool Enabled(LogLevel level) const = 0;
 
-  void Debug(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kDebug, m, f); }
-  void Info(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kInfo, m, f); }
-  void Warn(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kWarn, m, f); }
-  void Error(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kError, m, f); }
+  void Debug(std::string_view m, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kDebug, m, f);
+  }
+  void Info(std::string_view m, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kInfo, m, f);
+  }
+  void Warn(std::string_view m, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kWarn, m, f);
+  }
+  void Error(std::string_view m, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kError, m, f);
+  }
 };
 
 // A logger that drops everything (default for library users that pass none).

@@ -20,22 +20,22 @@ using ClockFn = std::function<int64_t()>;
 int64_t SystemClockNs();
 
 struct StoreOptions {
-  ChunkerParams chunker;           // fixed when the store is created
-  uint32_t snapshot_every = 10;    // every Nth version of a file is stored without deltas; 0=never
-  uint32_t max_chain = 16;         // a delta chain (patches to apply on restore) never exceeds it
+  ChunkerParams chunker;         // fixed when the store is created
+  uint32_t snapshot_every = 10;  // every Nth version of a file is stored without deltas; 0=never
+  uint32_t max_chain = 16;       // a delta chain (patches to apply on restore) never exceeds it
   DeltaChoice delta = DeltaChoice::kAuto;
-  uint32_t delta_min_size = 128;   // chunks smaller than this are stored whole
-  double delta_max_ratio = 0.6;    // keep a delta only if <= ratio * whole compressed size
-  int zstd_level = 3;              // whole objects
-  int delta_zstd_level = 9;        // patch-from deltas
-  uint64_t map_size = 64ull << 30; // LMDB map size: the store's maximum size
+  uint32_t delta_min_size = 128;    // chunks smaller than this are stored whole
+  double delta_max_ratio = 0.6;     // keep a delta only if <= ratio * whole compressed size
+  int zstd_level = 3;               // whole objects
+  int delta_zstd_level = 9;         // patch-from deltas
+  uint64_t map_size = 64ull << 30;  // LMDB map size: the store's maximum size
   // A file changed within this time before a capture is read again by the next capture even
   // if its size and times look unchanged: a rewrite in the same timestamp tick leaves them
   // equal, and ticks are as coarse as a jiffy (or 1-2 s on some filesystems). 0 trusts stat.
   int64_t racy_window_ns = 2'000'000'000;
-  bool sync = true;                // fsync on every commit (crash-durable acknowledgements)
-  Logger* logger = nullptr;        // not owned; nullptr = NullLogger()
-  ClockFn clock;                   // empty = SystemClockNs
+  bool sync = true;          // fsync on every commit (crash-durable acknowledgements)
+  Logger* logger = nullptr;  // not owned; nullptr = NullLogger()
+  ClockFn clock;             // empty = SystemClockNs
 
   Status Validate() const;
 };

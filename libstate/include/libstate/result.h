@@ -15,7 +15,7 @@ namespace dk {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     if (status_.ok()) {
       std::fprintf(stderr, "Result constructed from an OK Status\n");
@@ -26,13 +26,34 @@ class [[nodiscard]] Result {
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
 
-  T& value() & { Check(); return *value_; }
-  const T& value() const& { Check(); return *value_; }
-  T&& value() && { Check(); return std::move(*value_); }
-  T* operator->() { Check(); return &*value_; }
-  const T* operator->() const { Check(); return &*value_; }
-  T& operator*() & { Check(); return *value_; }
-  const T& operator*() const& { Check(); return *value_; }
+  T& value() & {
+    Check();
+    return *value_;
+  }
+  const T& value() const& {
+    Check();
+    return *value_;
+  }
+  T&& value() && {
+    Check();
+    return std::move(*value_);
+  }
+  T* operator->() {
+    Check();
+    return &*value_;
+  }
+  const T* operator->() const {
+    Check();
+    return &*value_;
+  }
+  T& operator*() & {
+    Check();
+    return *value_;
+  }
+  const T& operator*() const& {
+    Check();
+    return *value_;
+  }
 
  private:
   void Check() const {
@@ -55,10 +76,9 @@ class [[nodiscard]] Result {
   DK_ASSIGN_OR_RETURN_IMPL_(DK_CONCAT_(dk_result_, __LINE__), lhs, expr, "")
 #define DK_ASSIGN_OR_RETURN_CTX(lhs, expr, context) \
   DK_ASSIGN_OR_RETURN_IMPL_(DK_CONCAT_(dk_result_, __LINE__), lhs, expr, context)
-#define DK_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr, context)                        \
-  auto tmp = (expr);                                                              \
-  if (!tmp.ok()) {                                                                \
-    return std::string_view(context).empty() ? tmp.status()                       \
-                                             : tmp.status().WithContext(context); \
-  }                                                                               \
+#define DK_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr, context)                                       \
+  auto tmp = (expr);                                                                             \
+  if (!tmp.ok()) {                                                                               \
+    return std::string_view(context).empty() ? tmp.status() : tmp.status().WithContext(context); \
+  }                                                                                              \
   lhs = std::move(tmp).value()

@@ -84,15 +84,15 @@ inline std::ostream& operator<<(std::ostream& os, const Status& s) { return os <
 }  // namespace dk
 
 // Returns the failed status of `expr` from the enclosing function.
-#define DK_RETURN_IF_ERROR(expr)                 \
-  do {                                           \
-    ::dk::Status dk_status_ = (expr);            \
-    if (!dk_status_.ok()) return dk_status_;     \
+#define DK_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::dk::Status dk_status_ = (expr);        \
+    if (!dk_status_.ok()) return dk_status_; \
   } while (0)
 
 // Same, adding "context: " in front of the message on the way up.
-#define DK_RETURN_IF_ERROR_CTX(expr, context)                   \
-  do {                                                          \
-    ::dk::Status dk_status_ = (expr);                           \
+#define DK_RETURN_IF_ERROR_CTX(expr, context)                     \
+  do {                                                            \
+    ::dk::Status dk_status_ = (expr);                             \
     if (!dk_status_.ok()) return dk_status_.WithContext(context); \
   } while (0)

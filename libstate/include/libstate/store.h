@@ -32,28 +32,28 @@ std::string_view EntryTypeName(EntryType t);
 
 struct VersionInfo {
   std::string path;
-  uint64_t seq = 0;      // per file, from 1
-  uint64_t set = 0;      // capture set that recorded it
-  int64_t time_ns = 0;   // capture time
+  uint64_t seq = 0;     // per file, from 1
+  uint64_t set = 0;     // capture set that recorded it
+  int64_t time_ns = 0;  // capture time
   EntryType type = EntryType::kFile;
   VersionKind kind = VersionKind::kSnapshot;
   uint64_t size = 0;
-  uint32_t mode = 0;     // permission bits (07777)
+  uint32_t mode = 0;  // permission bits (07777)
   uint32_t uid = 0, gid = 0;
   int64_t mtime_ns = 0;
   ObjectId content_hash;  // SHA-256 of the whole content (files) or of the link target
   ObjectId root;          // Merkle root over the content's chunks
   std::vector<ObjectId> chunks;
   std::vector<uint32_t> chunk_sizes;
-  std::string link_target;  // symlinks
+  std::string link_target;        // symlinks
   uint64_t new_stored_bytes = 0;  // bytes this version added to the store
 };
 
 struct SetInfo {
   uint64_t set = 0;
   int64_t time_ns = 0;
-  ObjectId root;            // Merkle root over every live entry after this capture
-  uint64_t changed = 0;     // versions recorded
+  ObjectId root;         // Merkle root over every live entry after this capture
+  uint64_t changed = 0;  // versions recorded
   uint64_t live_entries = 0;
   uint64_t logical_bytes = 0;  // sum of live file sizes
 };
@@ -97,7 +97,7 @@ struct VerifyReport {
 
 struct GcReport {
   uint64_t versions_dropped = 0, objects_freed = 0, objects_rebased = 0, sets_dropped = 0;
-  uint64_t recompress_saved = 0;  // bytes saved by recompression
+  uint64_t recompress_saved = 0;               // bytes saved by recompression
   uint64_t bytes_before = 0, bytes_after = 0;  // data file size on disk
 };
 
@@ -105,11 +105,11 @@ struct StoreStats {
   uint32_t schema_version = 0;
   std::string chunker;
   uint64_t files = 0, live_files = 0, versions = 0, sets = 0, objects = 0;
-  uint64_t logical_bytes = 0;   // sum of the sizes of every recorded version
-  uint64_t live_bytes = 0;      // sum of the sizes of the latest live versions
-  uint64_t stored_bytes = 0;    // sum of stored (compressed/delta) object sizes
+  uint64_t logical_bytes = 0;  // sum of the sizes of every recorded version
+  uint64_t live_bytes = 0;     // sum of the sizes of the latest live versions
+  uint64_t stored_bytes = 0;   // sum of stored (compressed/delta) object sizes
   uint64_t delta_objects = 0, full_objects = 0;
-  uint64_t file_bytes = 0;      // data file on disk
+  uint64_t file_bytes = 0;  // data file on disk
 };
 
 struct SetManifest;  // libstate/manifest.h

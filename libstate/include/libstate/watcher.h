@@ -20,10 +20,10 @@
 namespace dk {
 
 struct WatchBatch {
-  bool rescan = false;            // treat every path as dirty
-  std::set<std::string> dirty;    // relative paths that changed (empty when rescan)
-  uint64_t events = 0;            // raw inotify events coalesced into this batch
-  bool stopped = false;           // Stop() was called; no more batches
+  bool rescan = false;          // treat every path as dirty
+  std::set<std::string> dirty;  // relative paths that changed (empty when rescan)
+  uint64_t events = 0;          // raw inotify events coalesced into this batch
+  bool stopped = false;         // Stop() was called; no more batches
 };
 
 struct WatchOptions {
