@@ -338,6 +338,8 @@ def main():
                 if name == "diffkeeper":
                     ours = stored
                 rows.append((w, name, stored, ts, tr, logical, None))
+                print(f"    {name}: stored {fmt_bytes(stored)}, store {ts:.2f}s, restore {tr:.2f}s",
+                      file=sys.stderr)
             except subprocess.TimeoutExpired:
                 rows.append((w, name, None, None, None, logical, f"timed out after {T}s"))
             except subprocess.CalledProcessError as e:
