@@ -51,7 +51,9 @@ until_ok 60 "store content equals the volume" same
 "$DKCTL" --store "$store" verify >/dev/null || fail "dkctl verify found problems in $store"
 
 log "node report and metrics"
-until_ok 30 "node report of $node lists e2e-agent/db/0" report_has_set "$node" "$NS" db 0
+latest=$(store_sets "$store" | tail -n 1 | cut -d' ' -f1)
+reported_latest() { (($(report_last_set "$node" "$NS" db 0) >= latest)); }
+until_ok 30 "node report of $node shows set $latest of e2e-agent/db/0" reported_latest
 entry=$(report_entry "$node" "$NS" db 0)
 expect_eq "report podUID" "$(jq -r .podUID <<<"$entry")" "$uid"
 expect_eq "report policy" "$(jq -r .policy <<<"$entry")" db

@@ -14,9 +14,17 @@ old_vol=$(volume_dir "$old_node" "$old_uid" data)
 store=$(store_dir "$old_node" "$NS" db 0)
 until_ok 60 "dataset of db-0 captured" store_has "$store" data/done
 tree_fingerprint "$old_vol" >"$WORK/before.txt"
-sleep 2  # let the last capture and node report land (report interval 2 s)
-last_set=$(report_last_set "$old_node" "$NS" db 0)
-((last_set > 0)) || fail "node report of $old_node has no restore point for db-0"
+# The volume is idle (the dataset is complete): the store's latest set is what the node report
+# must show before the pod moves.
+same_as_volume() {
+  rm -rf "$WORK/pre-check"
+  "$DKCTL" --store "$store" restore "$WORK/pre-check" >/dev/null 2>&1 &&
+    [[ $(tree_fingerprint "$WORK/pre-check/data") == "$(cat "$WORK/before.txt")" ]]
+}
+until_ok 60 "the store holds the volume's final state" same_as_volume
+last_set=$(store_sets "$store" | tail -n 1 | cut -d' ' -f1)
+reported() { [[ $(report_last_set "$old_node" "$NS" db 0) == "$last_set" ]]; }
+until_ok 30 "node report of $old_node shows set $last_set" reported
 served_before=$(agent_metric "$old_node" 'diffkeeper_agent_peer_requests_total{endpoint="objects",code="200"}')
 
 log "cordon $old_node and delete db-0: the StatefulSet re-creates it elsewhere"
@@ -51,6 +59,33 @@ diff -u "$WORK/before.txt" "$WORK/after.txt" >&2 || fail "the restored volume di
   fail "marker of $new_uid does not say restored"
 served_after=$(agent_metric "$old_node" 'diffkeeper_agent_peer_requests_total{endpoint="objects",code="200"}')
 ((served_after > served_before)) || fail "the agent on $old_node served no objects"
+
+log "the peer API serves only entitled callers"
+# The token of the agent on the third node (no restore of db-0 runs there) and of the new
+# node's agent (its restore is finished): both are agents, neither is entitled now.
+ep=$(kubectl -n "$AGENT_NS" get configmap "diffkeeper-node-$old_node" -o jsonpath='{.data.endpoint}')
+kubectl -n "$AGENT_NS" get configmap "diffkeeper-node-$old_node" -o jsonpath='{.data.certificate}' >"$WORK/peer.crt"
+port=${ep##*:}
+peer_get() { # TOKEN-FILE → HTTP code of GET manifest of db-0
+  local auth=()
+  [[ -n $1 ]] && auth=(-H "Authorization: Bearer $(cat "$1")")
+  curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$WORK/peer.crt" \
+    --resolve "diffkeeper-agent:$port:127.0.0.1" "${auth[@]}" \
+    "https://diffkeeper-agent:$port/v1/stores/$NS/db/0/manifest"
+}
+token_of() { # NODE → the token file of its agent pod
+  local uid
+  uid=$(kubectl -n "$AGENT_NS" get pods -o json |
+    jq -r --arg n "$1" '.items[] | select(.spec.nodeName == $n) | .metadata.uid')
+  ls "$DKCLUSTER_NODES_ROOT/$1/pods/$uid"/volumes/kubernetes.io~projected/*/token | head -n 1
+}
+third=""
+for n in ${DKCLUSTER_NODES//,/ }; do [[ $n != "$old_node" && $n != "$new_node" ]] && third=$n; done
+expect_eq "no token" "$(peer_get "")" 401
+echo "not-a-token" >"$WORK/bad.token"
+expect_eq "invalid token" "$(peer_get "$WORK/bad.token")" 401
+expect_eq "agent of $third (no restore there)" "$(peer_get "$(token_of "$third")")" 403
+expect_eq "agent of $new_node (restore finished)" "$(peer_get "$(token_of "$new_node")")" 403
 
 log "the new node captures from here on, continuing the same identity"
 new_store=$(store_dir "$new_node" "$NS" db 0)

@@ -84,9 +84,22 @@ class AgentCaptureWorkerTest : public ::testing::Test {
     return WaitFor([&] { return Latest(path) == want; });
   }
 
+  // Releases the gate when a test holding it fails early (the worker's final capture needs it).
+  struct GateHold {
+    CaptureGate* gate;
+    bool held = true;
+    explicit GateHold(CaptureGate* g) : gate(g) { gate->Acquire(); }
+    void Release() {
+      if (held) gate->Release();
+      held = false;
+    }
+    ~GateHold() { Release(); }
+  };
+
   TempDir dir_;
   std::string data_;
   std::unique_ptr<Store> store_;
+  CaptureGate gate_{1};  // outlives the worker
   std::unique_ptr<CaptureWorker> worker_;
   std::mutex mu_;
   std::vector<CaptureReport> reports_;
@@ -205,16 +218,15 @@ TEST_F(AgentCaptureWorkerTest, MaxDelayCapturesAContinuousWriter) {
 }
 
 TEST_F(AgentCaptureWorkerTest, BackPressureKeepsMemoryBoundedAndCoalesces) {
-  CaptureGate gate(1);
   auto o = Options(20, 200);
   o.watch.max_dirty = 50;
-  StartWorker(o, &gate);
+  StartWorker(o, &gate_);
   const size_t before = Reports();
   // Captures cannot run (the only slot is ours) while files keep being written: the worker
   // takes one batch and waits for the gate; everything after piles up in its pending batch.
-  gate.Acquire();
+  GateHold hold(&gate_);
   WriteFile(data_ + "/first", "1");
-  ASSERT_TRUE(WaitFor([&] { return gate.waiting() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return gate_.waiting() == 1; }));
   size_t max_paths = 0;
   for (int i = 0; i < 500; ++i) {
     WriteFile(data_ + "/f" + std::to_string(i), std::to_string(i));
@@ -227,7 +239,7 @@ TEST_F(AgentCaptureWorkerTest, BackPressureKeepsMemoryBoundedAndCoalesces) {
   })) << "past max_dirty the pending batch must degrade to a rescan";
   EXPECT_LE(max_paths, 50u) << "the pending batch grew past max_dirty";
   EXPECT_EQ(worker_->Snapshot().pending_paths, 0u);
-  gate.Release();
+  hold.Release();
   ASSERT_TRUE(WaitLatest("f499", "499"));
   ASSERT_TRUE(WaitFor([&] { return !worker_->Snapshot().pending; }));
   // Everything written while blocked went into two or three captures, not 500.
@@ -266,16 +278,15 @@ TEST_F(AgentCaptureWorkerTest, ARemovedRootIsNotRecordedAsDeletingEverything) {
   WriteFile(data_ + "/keep.txt", "precious");
   auto pinned = PinnedDir::Open(dir_.path(), "data", false);
   ASSERT_TRUE(pinned.ok()) << pinned.status();
-  CaptureGate gate(1);
   auto o = Options(20, 200);
   o.root = pinned->ProcPath();
   o.watch_root = data_;
-  StartWorker(o, &gate);
+  StartWorker(o, &gate_);
   ASSERT_EQ(Latest("keep.txt"), "precious");
-  gate.Acquire();  // the capture of the removal waits until the directory is gone
+  GateHold hold(&gate_);  // the capture of the removal waits until the directory is gone
   std::filesystem::remove_all(data_);
-  ASSERT_TRUE(WaitFor([&] { return gate.waiting() == 1; }));
-  gate.Release();
+  ASSERT_TRUE(WaitFor([&] { return gate_.waiting() == 1; }));
+  hold.Release();
   ASSERT_TRUE(WaitFor([&] { return worker_->Snapshot().root_missing; }));
   EXPECT_EQ(Latest("keep.txt"), "precious");
 }
