@@ -22,17 +22,6 @@ std::pair<std::string_view, std::string_view> SplitParent(std::string_view rel) 
   return {rel.substr(0, slash), rel.substr(slash + 1)};
 }
 
-bool Excluded(const CaptureFilter& f, const std::string& path, bool is_dir) {
-  for (const auto& g : f.exclude) {
-    if (GlobMatch(g, path)) return true;
-  }
-  if (f.include.empty() || is_dir) return false;  // directories are walked; files filtered
-  for (const auto& g : f.include) {
-    if (GlobMatch(g, path)) return false;
-  }
-  return true;
-}
-
 Status ApplyMeta(int fd, const EntryMeta& m, std::string_view rel) {
   if (m.set_owner && fchown(fd, m.uid, m.gid) != 0)
     return Status::FromErrno(errno, "chown " + std::string(rel));
@@ -167,14 +156,14 @@ Status ScanTree(int root_fd, const CaptureFilter& filter, std::vector<ScannedEnt
           skipped->push_back(rel + ": another filesystem (mount point), not entered");
           continue;
         }
-        if (Excluded(filter, rel, true)) continue;
+        if (filter.Excludes(rel, true)) continue;
         ent.type = EntryType::kDir;
         dirs.push_back(rel);
       } else if (S_ISREG(ent.st.st_mode)) {
-        if (Excluded(filter, rel, false)) continue;
+        if (filter.Excludes(rel, false)) continue;
         ent.type = EntryType::kFile;
       } else if (S_ISLNK(ent.st.st_mode)) {
-        if (Excluded(filter, rel, false)) continue;
+        if (filter.Excludes(rel, false)) continue;
         ent.type = EntryType::kSymlink;
         char buf[4096];
         ssize_t len = readlinkat(dirfd(d), n.c_str(), buf, sizeof buf);

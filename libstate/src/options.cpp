@@ -72,4 +72,13 @@ bool GlobMatch(std::string_view glob, std::string_view path) {
   return false;
 }
 
+bool CaptureFilter::Excludes(std::string_view path, bool is_dir) const {
+  for (const auto& g : exclude)
+    if (GlobMatch(g, path)) return true;
+  if (include.empty() || is_dir) return false;
+  for (const auto& g : include)
+    if (GlobMatch(g, path)) return false;
+  return true;
+}
+
 }  // namespace dk

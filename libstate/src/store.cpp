@@ -509,14 +509,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
       if (seen.count(p)) continue;
       DK_ASSIGN_OR_RETURN(FileHead h, DecodeHead(p, c.value()));
       if (h.deleted) continue;
-      bool filtered = false;
-      for (const auto& g : filter.exclude) filtered = filtered || GlobMatch(g, p);
-      if (!filter.include.empty() && h.type != EntryType::kDir) {
-        bool inc = false;
-        for (const auto& g : filter.include) inc = inc || GlobMatch(g, p);
-        filtered = filtered || !inc;
-      }
-      if (!filtered) gone.emplace_back(std::move(p), h);
+      if (!filter.Excludes(p, h.type == EntryType::kDir)) gone.emplace_back(std::move(p), h);
     }
     for (auto& [p, h] : gone) {
       VersionInfo v;

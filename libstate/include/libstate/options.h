@@ -45,6 +45,11 @@ struct StoreOptions {
 struct CaptureFilter {
   std::vector<std::string> include;
   std::vector<std::string> exclude;
+
+  // True when `path` is left out: it matches an exclude glob, or includes are given and a
+  // file matches none of them (directories are always walked so included files below
+  // them are found).
+  bool Excludes(std::string_view path, bool is_dir) const;
 };
 
 // Matches `path` against a glob as described above.
