@@ -102,6 +102,9 @@ Status ParseAgentConfig(int argc, const char* const* argv, AgentConfig* c, bool*
            "bearer token presented to peers (default: the service account token)");
   f.Duration("token-review-cache", &c->token_review_cache,
              "how long a successful TokenReview of a peer's token is cached");
+  f.String("s3-ca-file", &c->s3_ca_file,
+           "CA bundle (PEM) trusted for https S3 endpoints of policies with storage S3, in "
+           "addition to the system's");
 
   DK_RETURN_IF_ERROR(f.Parse(argc, argv));
   if (f.help_requested()) {

@@ -57,6 +57,7 @@ struct AgentConfig {
   std::string peer_server_name = "diffkeeper-agent";  // name checked in peer certificates
   std::string peer_token_file;  // bearer token sent to peers (default: SA token)
   std::chrono::milliseconds token_review_cache{60000};
+  std::string s3_ca_file;  // extra CA bundle for https S3 endpoints ("" = system roots)
 
   std::string MarkerDir() const { return state_dir + "/markers"; }
   std::string StoresDir() const { return state_dir + "/stores"; }

@@ -57,6 +57,25 @@ AgentMetrics::AgentMetrics(svc::MetricsRegistry* registry) : registry_(registry)
                                 "Node report writes to the API server, by result.", {"result"});
   node_reports_->Touch({"ok"});
   node_reports_->Touch({"error"});
+  repl_bytes_ = r->AddCounter("agent_replication_bytes_uploaded_total",
+                              "Bytes uploaded to buckets (chunk objects, manifests, heads).");
+  repl_bytes_->Touch();
+  repl_sets_ = r->AddCounter("agent_replication_sets_total",
+                             "Capture sets handled by replication, by result: replicated, "
+                             "coalesced (superseded in the backlog), skipped.",
+                             {"result"});
+  for (const char* res : {"replicated", "coalesced", "skipped"}) repl_sets_->Touch({res});
+  repl_errors_ = r->AddCounter("agent_replication_errors_total",
+                               "Failed replication attempts, by reason.", {"reason"});
+  repl_lag_sets_ = r->AddGauge("agent_replication_lag_sets",
+                               "Capture sets of an identity not in its bucket yet.", {"identity"});
+  repl_lag_seconds_ = r->AddGauge(
+      "agent_replication_lag_seconds",
+      "Seconds since the bucket misses captured changes of an identity (0 = caught up).",
+      {"identity"});
+  repl_failing_ =
+      r->AddGauge("agent_replication_failing",
+                  "1 while replication of an identity fails and is retried.", {"identity"});
   r->AddCallbackGauge("agent_cpu_seconds", "CPU time (user + system) used by the agent.",
                       [] { return ReadProcessUsage().cpu_seconds; });
   r->AddCallbackGauge("agent_resident_memory_bytes",
@@ -122,6 +141,34 @@ void AgentMetrics::RemoveStore(const std::string& identity) {
   store_logical_->Remove({identity});
   store_stored_->Remove({identity});
   store_versions_->Remove({identity});
+}
+
+void AgentMetrics::RecordReplication(const std::string& identity,
+                                     const replica::ReplicationStatus& before,
+                                     const replica::ReplicationStatus& now) {
+  auto delta = [](uint64_t b, uint64_t n) { return static_cast<double>(n >= b ? n - b : n); };
+  if (double d = delta(before.bytes_uploaded, now.bytes_uploaded)) repl_bytes_->Inc({}, d);
+  if (double d = delta(before.sets_replicated, now.sets_replicated))
+    repl_sets_->Inc({"replicated"}, d);
+  if (double d = delta(before.sets_coalesced, now.sets_coalesced))
+    repl_sets_->Inc({"coalesced"}, d);
+  if (double d = delta(before.sets_skipped, now.sets_skipped)) repl_sets_->Inc({"skipped"}, d);
+  if (double d = delta(before.consecutive_failures, now.consecutive_failures);
+      d && now.consecutive_failures)
+    repl_errors_->Inc({now.last_error_reason.empty() ? "Error" : now.last_error_reason}, d);
+  repl_lag_sets_->Set({identity}, static_cast<double>(now.lag_sets));
+  repl_lag_seconds_->Set({identity}, now.lag_seconds);
+  repl_failing_->Set({identity}, now.failing ? 1 : 0);
+}
+
+void AgentMetrics::RecordReplicationError(const std::string& reason) {
+  repl_errors_->Inc({reason});
+}
+
+void AgentMetrics::RemoveReplication(const std::string& identity) {
+  repl_lag_sets_->Remove({identity});
+  repl_lag_seconds_->Remove({identity});
+  repl_failing_->Remove({identity});
 }
 
 }  // namespace dk::agent

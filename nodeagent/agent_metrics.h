@@ -15,8 +15,15 @@
 //   protected_pods                        capture workers running
 //   store_logical_bytes{identity}, store_stored_bytes{identity}, store_versions{identity}
 //   node_reports_total{result}
-//   capture_in_flight, capture_gate_waiting  captures running / waiting for a slot
-//   cpu_seconds, resident_memory_bytes, anonymous_memory_bytes   this process (process_usage.h)
+//   replication_bytes_uploaded_total      bytes sent to buckets (objects, manifests, heads)
+//   replication_sets_total{result}        replicated | coalesced (superseded in the backlog) |
+//                                         skipped (gone from the store, older than the head)
+//   replication_errors_total{reason}      failed attempts: AccessDenied, BucketNotFound,
+//                                         EndpointUnavailable, Credentials, Config, …
+//   replication_lag_sets{identity}, replication_lag_seconds{identity},
+//   replication_failing{identity} capture_in_flight, capture_gate_waiting  captures running /
+//   waiting for a slot cpu_seconds, resident_memory_bytes, anonymous_memory_bytes   this process
+//   (process_usage.h)
 //
 // Thread-safe (the registry's families are).
 #pragma once
@@ -24,6 +31,7 @@
 #include <string>
 
 #include "capture_worker.h"
+#include "libreplica/replicator.h"
 #include "libsvc/metrics.h"
 
 namespace dk::agent {
@@ -43,6 +51,12 @@ class AgentMetrics {
   void SetStoreStats(const std::string& identity, uint64_t logical, uint64_t stored,
                      uint64_t versions);
   void RemoveStore(const std::string& identity);
+  // Replication of `identity` progressed from `before` to `now` (statuses of one Replicator;
+  // counters that went down mean a new Replicator and count from zero).
+  void RecordReplication(const std::string& identity, const replica::ReplicationStatus& before,
+                         const replica::ReplicationStatus& now);
+  void RecordReplicationError(const std::string& reason);
+  void RemoveReplication(const std::string& identity);
   // capture_in_flight and capture_gate_waiting, read from `gate` (outlives the registry's use).
   void RegisterGate(const CaptureGate* gate);
 
@@ -68,6 +82,12 @@ class AgentMetrics {
   svc::Gauge* store_stored_;
   svc::Gauge* store_versions_;
   svc::Counter* node_reports_;
+  svc::Counter* repl_bytes_;
+  svc::Counter* repl_sets_;
+  svc::Counter* repl_errors_;
+  svc::Gauge* repl_lag_sets_;
+  svc::Gauge* repl_lag_seconds_;
+  svc::Gauge* repl_failing_;
 };
 
 }  // namespace dk::agent

@@ -196,8 +196,40 @@ Result<AgentPolicy> ParseAgentPolicy(const json& obj) {
     DK_RETURN_IF_ERROR(GetString(*rs, "onReschedule", where + ": spec.restore.onReschedule", &on));
     p.restore_on_reschedule = on != "Skip";
   }
-  if (const json* st = Field(*spec, "storage"))
+  if (const json* st = Field(*spec, "storage")) {
     DK_RETURN_IF_ERROR(GetString(*st, "type", where + ": spec.storage.type", &p.storage_type));
+    if (p.storage_type != "Local" && p.storage_type != "S3")
+      return Status::InvalidArgument(where + ": spec.storage.type '" + p.storage_type +
+                                     "' is unknown (Local or S3)");
+    const json* s3 = Field(*st, "s3");
+    if (p.storage_type == "S3") {
+      if (!s3 || !s3->is_object())
+        return Status::InvalidArgument(where + ": spec.storage.s3 is required with type S3");
+      S3Storage b;
+      const std::string w = where + ": spec.storage.s3";
+      DK_RETURN_IF_ERROR(GetString(*s3, "endpoint", w + ".endpoint", &b.endpoint));
+      DK_RETURN_IF_ERROR(GetString(*s3, "bucket", w + ".bucket", &b.bucket));
+      DK_RETURN_IF_ERROR(GetString(*s3, "prefix", w + ".prefix", &b.prefix));
+      std::string region;
+      DK_RETURN_IF_ERROR(GetString(*s3, "region", w + ".region", &region));
+      if (!region.empty()) b.region = region;
+      if (const json* ref = Field(*s3, "credentialsSecretRef"))
+        DK_RETURN_IF_ERROR(
+            GetString(*ref, "name", w + ".credentialsSecretRef.name", &b.credentials_secret));
+      if (b.bucket.empty()) return Status::InvalidArgument(w + ".bucket is required");
+      if (b.credentials_secret.empty())
+        return Status::InvalidArgument(w + ".credentialsSecretRef.name is required");
+      if (!b.endpoint.empty() && b.endpoint.rfind("http://", 0) != 0 &&
+          b.endpoint.rfind("https://", 0) != 0)
+        return Status::InvalidArgument(w + ".endpoint '" + b.endpoint +
+                                       "' must be an http:// or https:// URL");
+      if (!b.prefix.empty() && b.prefix.front() == '/')
+        return Status::InvalidArgument(w + ".prefix '" + b.prefix + "' must not start with '/'");
+      p.s3 = std::move(b);
+    } else if (s3) {
+      return Status::InvalidArgument(where + ": spec.storage.s3 is only allowed with type S3");
+    }
+  }
   return p;
 }
 

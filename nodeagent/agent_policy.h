@@ -26,6 +26,16 @@ struct ProtectedPath {
   bool operator==(const ProtectedPath&) const = default;
 };
 
+// spec.storage.s3: the bucket a policy with storage type S3 replicates to.
+struct S3Storage {
+  std::string endpoint;  // "" = AWS (https://s3.<region>.amazonaws.com)
+  std::string bucket;
+  std::string prefix;  // key prefix inside the bucket ("" = top level)
+  std::string region = "us-east-1";
+  std::string credentials_secret;  // Secret in the agent's (= the operator's) namespace
+  bool operator==(const S3Storage&) const = default;
+};
+
 struct AgentPolicy {
   std::string ns;
   std::string name;
@@ -41,10 +51,11 @@ struct AgentPolicy {
   DeltaChoice delta = DeltaChoice::kAuto;
   ChunkerParams chunker;  // spec.capture.chunking (fixed at store creation)
 
-  uint32_t keep_versions = 100;       // spec.retention.keepVersions
-  int64_t keep_for_ns = 0;            // spec.retention.keepFor; 0 = no time rule
-  bool restore_on_reschedule = true;  // spec.restore.onReschedule == Restore
-  std::string storage_type = "Local";
+  uint32_t keep_versions = 100;        // spec.retention.keepVersions
+  int64_t keep_for_ns = 0;             // spec.retention.keepFor; 0 = no time rule
+  bool restore_on_reschedule = true;   // spec.restore.onReschedule == Restore
+  std::string storage_type = "Local";  // Local | S3
+  std::optional<S3Storage> s3;         // set exactly when storage_type is S3
 
   // Store settings for this policy's stores (logger and sync come from the agent).
   StoreOptions ToStoreOptions() const;

@@ -19,6 +19,7 @@
 #include "peer_api.h"
 #include "peer_client.h"
 #include "pod_controller.h"
+#include "replication_manager.h"
 #include "restore_controller.h"
 #include "restore_executor.h"
 #include "restore_marker.h"
@@ -160,7 +161,26 @@ int RunClusterAgent(const AgentConfig& c, Logger* log, svc::ShutdownSignal* shut
       std::max<std::chrono::milliseconds>(c.report_interval * 6, std::chrono::seconds(30));
   nro.certificate = published_cert;
   NodeReporter reporter(client->get(), &registry, nro, endpoint, &metrics, log);
-  PodController pod_ctl(c, &pods, &policies, &registry, &gate, &metrics, &reporter, log);
+
+  // Replication to the buckets of policies with storage S3; credentials from Secrets in the
+  // agent's namespace (RBAC: get on secrets there only).
+  ReplicationManagerOptions rmo;
+  rmo.node = c.node_name;
+  rmo.ns = c.agent_namespace;
+  rmo.ca_file = c.s3_ca_file;
+  kube::Client* api = client->get();
+  const std::string secret_ns = c.agent_namespace;
+  ReplicationManager replication(
+      rmo,
+      [api, secret_ns](const std::string& name) -> Result<json> {
+        return api->Get(kube::resources::Secrets(), secret_ns, name);
+      },
+      nullptr, &metrics, log);
+  replication.SetOnChange([&reporter](bool important) { reporter.Notify(important); });
+  reporter.SetReplicationSource(
+      [&replication](const PodIdentity& id) { return replication.ReportJson(id); });
+  PodController pod_ctl(c, &pods, &policies, &registry, &gate, &metrics, &reporter, log,
+                        &replication);
 
   PeerClientOptions pco;
   pco.ca_pem = peer_ca;
@@ -191,6 +211,8 @@ int RunClusterAgent(const AgentConfig& c, Logger* log, svc::ShutdownSignal* shut
   kube::EventRecorder events(client->get(), ero);
   RestoreController restore_ctl(c, client->get(), &restores, &pods, &policies, &reports, &registry,
                                 &executor, &pod_ctl, &reporter, &events, &metrics, log);
+  restore_ctl.SetBucketOpener(
+      [&replication](const S3Storage& s) { return replication.OpenBucket(s); });
 
   LocalPeerSource local_source(&registry);
   TokenReviewAuthenticator authn(
@@ -288,6 +310,7 @@ int RunClusterAgent(const AgentConfig& c, Logger* log, svc::ShutdownSignal* shut
                                                {"policies", policies.cache().Size()},
                                                {"restores", restores.cache().Size()}});
     reporter.Start();
+    replication.Start();
     pod_ctl.Start();
     restore_ctl.Start(2);
     pod_ctl.EnqueueAll();
@@ -308,6 +331,9 @@ int RunClusterAgent(const AgentConfig& c, Logger* log, svc::ShutdownSignal* shut
   log->Info("Stopping: restores in progress finish, every pod gets a final capture");
   restore_ctl.Stop();
   pod_ctl.Stop();
+  // The final captures are queued: let them reach the buckets (bounded), then stop.
+  replication.Stop(
+      std::min<std::chrono::milliseconds>(c.shutdown_grace / 2, std::chrono::seconds(10)));
   reporter.Stop();
   (*peer_server)
       ->Shutdown(std::min<std::chrono::milliseconds>(c.shutdown_grace, std::chrono::seconds(5)));

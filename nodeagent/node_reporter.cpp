@@ -120,7 +120,7 @@ json NodeReporter::Build() {
                     {"lastSet", r.point.set},
                     {"errors", errors},
                     {"errorCount", s.errors},
-                    {"replication", json::object()}});
+                    {"replication", replication_ ? replication_(r.id) : json::object()}});
     if (metrics_) metrics_->SetStoreStats(r.id.Key(), s.logical_bytes, s.stored_bytes, s.versions);
   }
   return {{"apiVersion", "v1"},

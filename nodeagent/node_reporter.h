@@ -6,8 +6,10 @@
 // per identity with a store on this node (including pods that moved away):
 //   {namespace, policy, statefulSet, ordinal, pod, podUID, layout, versions, sets,
 //    logicalBytes, storedBytes, lastCapture (RFC 3339, nanoseconds), lastRoot, lastSet,
-//    errors: [last error], errorCount, replication: {}}
+//    errors: [last error], errorCount, replication: {…}}
 // lastCapture/lastSet/lastRoot describe the identity's restore point (store_registry.h).
+// replication is the identity's replication status (libreplica ReplicationStatus::ToJson, from
+// the replication source; `{}` when its policy keeps versions on the nodes only).
 //
 // Thread-safe: Notify() from any thread; one reporter thread writes.
 #pragma once
@@ -45,6 +47,10 @@ class NodeReporter {
   void Start();
   // Stops the thread and, when it was started, writes a last report (best effort).
   void Stop();
+  // Where pods[].replication comes from (set before Start()); unset = `{}`.
+  void SetReplicationSource(std::function<nlohmann::json(const PodIdentity&)> fn) {
+    replication_ = std::move(fn);
+  }
   // Something the report shows changed; `important` ones are reported sooner.
   void Notify(bool important);
 
@@ -64,6 +70,7 @@ class NodeReporter {
   const std::function<std::string()> endpoint_;
   AgentMetrics* const metrics_;
   Logger* const log_;
+  std::function<nlohmann::json(const PodIdentity&)> replication_;
 
   std::mutex mu_;
   std::condition_variable cv_;

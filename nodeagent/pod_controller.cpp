@@ -46,7 +46,8 @@ PolicyLookup FindPolicy(const kube::Informer& policies, const std::string& ns,
 
 PodController::PodController(const AgentConfig& config, kube::Informer* pods,
                              kube::Informer* policies, StoreRegistry* registry, CaptureGate* gate,
-                             AgentMetrics* metrics, NodeReporter* reporter, Logger* logger)
+                             AgentMetrics* metrics, NodeReporter* reporter, Logger* logger,
+                             ReplicationManager* replication)
     : config_(config),
       pods_(pods),
       policies_(policies),
@@ -55,6 +56,7 @@ PodController::PodController(const AgentConfig& config, kube::Informer* pods,
       metrics_(metrics),
       reporter_(reporter),
       log_(logger ? logger : NullLogger()),
+      replication_(replication),
       queue_(kube::WorkQueueOptions{std::chrono::milliseconds(500), std::chrono::seconds(60), 0,
                                     100, nullptr}) {}
 
@@ -208,9 +210,13 @@ void PodController::OnCapture(Running* r, const CaptureReport& rep) {
     if (reporter_) reporter_->Notify(true);
     return;
   }
-  if (rep.result.set == 0) return;
+  if (rep.result.set == 0) {
+    if (replication_) replication_->Captured(r->id, 0, false);
+    return;
+  }
   registry_->MarkChanged(r->id);
   if ((r->terminating.load() || rep.root_vanished) && rep.result.deleted > 0) {
+    if (replication_) replication_->Captured(r->id, rep.result.set, /*replicate=*/false);
     log_->Warn(
         "Capture of a terminating pod recorded deletions; it does not become the restore "
         "point (volume teardown looks the same)",
@@ -225,6 +231,7 @@ void PodController::OnCapture(Running* r, const CaptureReport& rep) {
       log_->Error("Recording the restore point failed",
                   {{"identity", r->id.Key()}, {"error", s.ToString()}});
     registry_->ClearError(r->id);
+    if (replication_) replication_->Captured(r->id, rep.result.set, /*replicate=*/true);
   }
   if (reporter_) reporter_->Notify(rep.initial);
 }
@@ -310,8 +317,10 @@ Status PodController::Reconcile(const std::string& key) {
   if (it != running_.end()) {
     Running& r = *it->second;
     r.terminating = terminating;
-    if (r.layout == *layout && r.debounce_ms == policy.debounce_ms && r.policy == policy.name)
+    if (r.layout == *layout && r.debounce_ms == policy.debounce_ms && r.policy == policy.name) {
+      if (replication_) (void)replication_->Ensure(r.id, policy, r.store);  // status records it
       return Status::Ok();
+    }
     log_->Info("Capture settings changed; restarting the worker", {{"pod", key}});
     to_stop.push_back(std::move(it->second));
     running_.erase(it);
@@ -351,6 +360,9 @@ Status PodController::Reconcile(const std::string& key) {
   r->layout = *layout;
   r->debounce_ms = policy.debounce_ms;
   r->root = std::move(*root);
+  r->store = *store;
+  // Before the worker starts: its first capture starts the replicator.
+  if (replication_) (void)replication_->Ensure(*id, policy, *store);
   CaptureWorkerOptions wo;
   wo.name = id->Key();
   wo.root = r->root.ProcPath();

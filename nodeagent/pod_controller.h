@@ -11,7 +11,10 @@
 //     date; the worker is re-created when the pod UID, the layout or the capture settings change
 //     and stopped (after a final capture) when the pod stops being protected or goes away;
 //   - problems (missing volume, unsupported volume type) are logged, counted and shown in the
-//     node report for that identity, and retried with backoff.
+//     node report for that identity, and retried with backoff;
+//   - with a ReplicationManager, every reconcile of a captured pod makes the identity's
+//     replication match its policy (ReplicationManager::Ensure), and every capture is passed
+//     on (Captured; replicated when it moves the restore point).
 // Every capture moves the identity's restore point (store_registry.h), except captures of a
 // terminating pod that record deletions (volume teardown).
 //
@@ -32,6 +35,7 @@
 #include "libkube/informer.h"
 #include "libkube/work_queue.h"
 #include "node_reporter.h"
+#include "replication_manager.h"
 #include "store_registry.h"
 #include "volume_layout.h"
 
@@ -53,7 +57,7 @@ class PodController {
  public:
   PodController(const AgentConfig& config, kube::Informer* pods, kube::Informer* policies,
                 StoreRegistry* registry, CaptureGate* gate, AgentMetrics* metrics,
-                NodeReporter* reporter, Logger* logger);
+                NodeReporter* reporter, Logger* logger, ReplicationManager* replication = nullptr);
   ~PodController();
 
   void Start();
@@ -80,6 +84,7 @@ class PodController {
     VolumeLayout layout;
     std::optional<int64_t> debounce_ms;
     PinnedDir root;
+    Store* store = nullptr;
     std::atomic<bool> terminating{false};
     std::unique_ptr<CaptureWorker> worker;
   };
@@ -99,6 +104,7 @@ class PodController {
   AgentMetrics* const metrics_;
   NodeReporter* const reporter_;
   Logger* const log_;
+  ReplicationManager* const replication_;
 
   kube::WorkQueue queue_;
   mutable std::mutex mu_;

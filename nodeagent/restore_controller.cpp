@@ -386,12 +386,21 @@ Status RestoreController::Reconcile(const std::string& key) {
   if (!layout.ok()) return fail_now(layout.status().message());
   job.layout = *layout;
   job.candidates = Candidates(*id);
+  if (policy->s3 && open_bucket_) {
+    BucketSource b;
+    b.prefix = policy->s3->prefix;
+    b.describe = "s3 bucket " + policy->s3->bucket +
+                 (policy->s3->endpoint.empty() ? std::string() : " at " + policy->s3->endpoint);
+    b.open = [this, s3 = *policy->s3] { return open_bucket_(s3); };
+    job.bucket = std::move(b);
+  }
 
   if (phase != "Running" || Str(status, "node") != config_.node_name) {
     json st = base;
     st["phase"] = "Running";
     st["message"] = job.candidates.empty()
-                        ? "restoring (no node reports state for " + id->Key() + ")"
+                        ? "restoring (no node reports state for " + id->Key() + ")" +
+                              (job.bucket ? "; trying " + job.bucket->describe : std::string())
                         : "restoring from " + (job.candidates.front().local
                                                    ? std::string("this node")
                                                    : "node " + job.candidates.front().node);

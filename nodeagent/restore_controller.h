@@ -17,11 +17,13 @@
 //     message, completionTime, observedGeneration) is patched after the marker was written; an
 //     Event is recorded on the pod; the pod is queued for capture.
 // Sources: the node reports (ConfigMaps, report informer) and this node's stores give the
-// candidates, latest restore point first.
+// candidates, latest restore point first; the policy's bucket (storage S3, through the bucket
+// opener) is the last source (restore_executor.h says when it is used).
 //
 // Thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,6 +68,12 @@ class RestoreController {
                     kube::EventRecorder* events, AgentMetrics* metrics, Logger* logger);
   ~RestoreController();
 
+  // Makes bucket clients for restores of policies with storage S3 (set before Start()); unset =
+  // the bucket is never a source.
+  using BucketOpener =
+      std::function<Result<std::unique_ptr<replica::Bucket>>(const S3Storage& settings)>;
+  void SetBucketOpener(BucketOpener fn) { open_bucket_ = std::move(fn); }
+
   void Start(int workers);
   // Stops taking new work; restores in progress finish first.
   void Stop();
@@ -96,6 +104,7 @@ class RestoreController {
   kube::EventRecorder* const events_;
   AgentMetrics* const metrics_;
   Logger* const log_;
+  BucketOpener open_bucket_;
   kube::WorkQueue queue_;
   std::mutex mu_;
   std::set<std::string> finished_;  // StateRestore UIDs finished by this process

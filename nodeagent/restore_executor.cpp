@@ -9,6 +9,9 @@
 #include <chrono>
 
 #include "chunk_sources.h"
+#include "libreplica/bucket_reader.h"
+#include "libreplica/head.h"
+#include "libreplica/layout.h"
 #include "libstate/manifest.h"
 
 namespace dk::agent {
@@ -221,9 +224,59 @@ RestoreOutcome RestoreExecutor::Run(const RestoreJob& job) {
     found = true;
     break;
   }
+  // The bucket: the last source.
+  std::unique_ptr<replica::Bucket> bucket;
+  std::string bucket_problem;
+  if (!found && job.bucket) {
+    const replica::BucketLayout bl(job.bucket->prefix);
+    const std::string identity = job.id.Key();
+    auto b = job.bucket->open ? job.bucket->open()
+                              : Result<std::unique_ptr<replica::Bucket>>(
+                                    Status::FailedPrecondition("no bucket client"));
+    if (!b.ok()) {
+      bucket_problem = job.bucket->describe + ": " + b.status().ToString();
+    } else if (pinned_request) {
+      auto m = replica::SelectManifest(**b, bl, identity, job.set, job.time_ns);
+      if (m.ok()) {
+        manifest = std::move(*m);
+        found = true;
+      } else if (!m.status().IsNotFound()) {
+        bucket_problem = job.bucket->describe + ": " + m.status().ToString();
+      }
+    } else {
+      replica::Head head;
+      auto m = replica::ReadHeadManifest(**b, bl, identity, &head);
+      if (m.ok()) {
+        const SourceCandidate* first = job.candidates.empty() ? nullptr : &job.candidates.front();
+        bool current = unavailable.empty() || !first || head.root.Hex() == first->last_root ||
+                       head.time_ns >= first->last_capture_ns;
+        if (current) {
+          manifest = std::move(*m);
+          found = true;
+        } else {
+          bucket_problem = job.bucket->describe + " holds an older state of " + identity +
+                           " (set " + std::to_string(head.set) + " captured " +
+                           Rfc3339(head.time_ns) + ", node " + first->node + " reported " +
+                           Rfc3339(first->last_capture_ns) + "); it is not restored instead";
+        }
+      } else if (!m.status().IsNotFound()) {
+        bucket_problem = job.bucket->describe + ": " + m.status().ToString();
+      }
+    }
+    if (found) {
+      bucket = std::move(*b);
+      o.source = "bucket";
+      log_->Info("Restoring from the bucket", {{"restore", job.restore},
+                                               {"identity", identity},
+                                               {"bucket", job.bucket->describe},
+                                               {"set", manifest.set}});
+    }
+  }
   if (!found) {
     if (!unavailable.empty())
-      return retry("cannot reach the node with the state: " + unavailable.front());
+      return retry("cannot reach the node with the state: " + unavailable.front() +
+                   (bucket_problem.empty() ? std::string() : "; " + bucket_problem));
+    if (!bucket_problem.empty()) return retry("cannot read the bucket: " + bucket_problem);
     if (pinned_request)
       return fail(
           "no node has a capture set " +
@@ -272,7 +325,20 @@ RestoreOutcome RestoreExecutor::Run(const RestoreJob& job) {
   req.restore_owner = true;
   Result<RestoreResult> r = Status::Internal("not run");
   SpoolStats spool_stats;
-  if (peer) {
+  replica::ChunkSourceStats bucket_stats;
+  if (bucket) {
+    replica::BucketChunkSource upstream(bucket.get(), replica::BucketLayout(job.bucket->prefix));
+    upstream.Prefetch(replica::RestoreOrder(manifest, req.paths));
+    (void)MakeDirs(options_.spool_dir, 0700);
+    SpoolChunkSource src(local_store, options_.spool_dir + "/" + job.pod_uid, &upstream);
+    r = RestoreManifest(target->ProcPath(), manifest, src, req, log_);
+    spool_stats = src.stats();
+    bucket_stats = upstream.stats();
+    if (r.ok() && r->failures.empty()) src.Clear();
+    if (r.ok() && AllUnavailable(r->failures))
+      return retry("the bucket became unavailable during the restore (" +
+                   std::to_string(r->failures.size()) + " files left; fetched chunks are kept)");
+  } else if (peer) {
     PeerChunkSource upstream(peer.get(), job.id);
     (void)MakeDirs(options_.spool_dir, 0700);
     SpoolChunkSource src(local_store, options_.spool_dir + "/" + job.pod_uid, &upstream);
@@ -306,6 +372,12 @@ RestoreOutcome RestoreExecutor::Run(const RestoreJob& job) {
   o.message = "restored capture set " + std::to_string(manifest.set) + " from " + o.source + ": " +
               std::to_string(r->files) + " files, " + std::to_string(r->bytes) + " bytes, root " +
               manifest.root.ShortHex() + " verified";
+  if (bucket)
+    o.message += " (" + std::to_string(spool_stats.from_upstream) + " chunks, " +
+                 std::to_string(bucket_stats.bytes_downloaded) + " bytes downloaded from " +
+                 job.bucket->describe + ", " +
+                 std::to_string(spool_stats.from_local + spool_stats.from_spool) +
+                 " already on this node)";
   if (peer)
     o.message += " (" + std::to_string(spool_stats.from_upstream) + " chunks fetched, " +
                  std::to_string(spool_stats.from_local + spool_stats.from_spool) +

@@ -1,6 +1,6 @@
 // RestoreExecutor: restore safety (verified, byte-exact with modes, mtimes and links, never
 // twice, never over newer data, never through a symlink, corruption detected), the marker
-// protocol, point-in-time, and resumable restores from a peer.
+// protocol, point-in-time, resumable restores from a peer, and the bucket as the last source.
 #include "restore_executor.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +11,10 @@
 #include <filesystem>
 
 #include "agent_test_util.h"
+#include "libreplica/fault_bucket.h"
+#include "libreplica/layout.h"
+#include "libreplica/memory_bucket.h"
+#include "libreplica/replicator.h"
 #include "libstate/manifest.h"
 #include "peer_source.h"
 
@@ -448,6 +452,153 @@ TEST_F(AgentRestoreExecutorTest, ALayoutChangeIsReportedNotMisrestored) {
   ASSERT_TRUE(o.done);
   EXPECT_FALSE(o.succeeded);
   EXPECT_NE(o.message.find("layout"), std::string::npos) << o.message;
+}
+
+// ---- The bucket (policy storage S3) as the last source.
+
+class AgentBucketRestoreTest : public AgentRestoreExecutorTest {
+ protected:
+  // Replicates the latest set of `registry`'s store of the identity to the memory bucket.
+  void Replicate(StoreRegistry* registry) {
+    auto store = registry->Get(id_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    replica::ReplicatorOptions o;
+    o.identity = id_.Key();
+    o.prefix = "team/";
+    o.writer = "node-2";
+    auto rep = replica::Replicator::Create(*store, &bucket_, o);
+    ASSERT_TRUE(rep.ok()) << rep.status();
+    (*rep)->Start();
+    Status s = (*rep)->WaitIdle(std::chrono::seconds(30));
+    ASSERT_TRUE(s.ok()) << s;
+    (*rep)->Stop();
+  }
+  RestoreJob BucketJob(std::vector<SourceCandidate> candidates) {
+    RestoreJob j = Job(std::move(candidates));
+    BucketSource b;
+    b.prefix = "team/";
+    b.describe = "memory bucket";
+    b.open = [this]() -> Result<std::unique_ptr<replica::Bucket>> {
+      ++opens_;
+      return std::unique_ptr<replica::Bucket>(new replica::FaultBucket(&faulty_));
+    };
+    j.bucket = std::move(b);
+    return j;
+  }
+
+  replica::MemoryBucket bucket_;
+  replica::FaultBucket faulty_{&bucket_};
+  int opens_ = 0;
+};
+
+TEST_F(AgentBucketRestoreTest, RestoresFromTheBucketWhenNoNodeHasState) {
+  SCOPED_TRACE("seed " + std::to_string(testing::TestSeed()));
+  MakeOldPod();
+  Capture(remote_.get());
+  Replicate(remote_.get());
+  MakeNewPod();
+  RestoreOutcome o = executor_->Run(BucketJob({}));
+  ASSERT_TRUE(o.done) << o.message;
+  ASSERT_TRUE(o.succeeded) << o.message;
+  EXPECT_EQ(o.source, "bucket");
+  EXPECT_EQ(o.files, 3u);
+  EXPECT_EQ(o.root, remote_->Record(id_).point.root.Hex());
+  EXPECT_NE(o.message.find("downloaded from memory bucket"), std::string::npos) << o.message;
+  ExpectSameTree(VolumeDir(kOldUid), VolumeDir(kNewUid));
+  EXPECT_FALSE(Exists(VolumeDir(kNewUid, "cache") + "/junk"));
+  ASSERT_TRUE(Marker().has_value());
+  EXPECT_EQ(Marker()->result, MarkerResult::kRestored);
+  EXPECT_FALSE(Exists(dir_.Sub("node1/spool/") + kNewUid)) << "spool kept after success";
+}
+
+TEST_F(AgentBucketRestoreTest, TheBucketStandsInForAnUnreachableNodeWithTheSameState) {
+  MakeOldPod();
+  Capture(remote_.get());
+  Replicate(remote_.get());
+  MakeNewPod();
+  peer_->down = true;
+  RestoreOutcome o = executor_->Run(BucketJob({Remote(remote_.get())}));
+  ASSERT_TRUE(o.succeeded) << o.message;
+  EXPECT_EQ(o.source, "bucket");
+  ExpectSameTree(VolumeDir(kOldUid), VolumeDir(kNewUid));
+}
+
+TEST_F(AgentBucketRestoreTest, AReachableNodeComesBeforeTheBucket) {
+  MakeOldPod();
+  Capture(remote_.get());
+  Replicate(remote_.get());
+  MakeNewPod();
+  RestoreOutcome o = executor_->Run(BucketJob({Remote(remote_.get())}));
+  ASSERT_TRUE(o.succeeded) << o.message;
+  EXPECT_EQ(o.source, "peer:node-2");
+  EXPECT_EQ(opens_, 0) << "the bucket was read although the node with the state answered";
+}
+
+TEST_F(AgentBucketRestoreTest, AnOlderBucketStateIsNeverRestoredInsteadOfAnUnreachableNode) {
+  MakeOldPod();
+  Capture(remote_.get());
+  Replicate(remote_.get());
+  // A newer capture on the node that the bucket has not received yet.
+  WriteFile(VolumeDir(kOldUid) + "/pgdata/PG_VERSION", "17\n");
+  Capture(remote_.get());
+  MakeNewPod();
+  peer_->down = true;
+  RestoreOutcome o = executor_->Run(BucketJob({Remote(remote_.get())}));
+  EXPECT_FALSE(o.done) << o.message;
+  EXPECT_NE(o.message.find("older state"), std::string::npos) << o.message;
+  EXPECT_FALSE(Marker().has_value());
+  EXPECT_FALSE(Exists(VolumeDir(kNewUid) + "/pgdata/PG_VERSION"));
+}
+
+TEST_F(AgentBucketRestoreTest, CorruptBucketObjectsAreDetectedAndNotWritten) {
+  MakeOldPod();
+  Capture(remote_.get());
+  Replicate(remote_.get());
+  MakeNewPod();
+  // Replace every chunk object by a valid zstd frame of other content.
+  auto keys = bucket_.Keys("team/objects/");
+  ASSERT_FALSE(keys.empty());
+  std::string other_key;
+  for (const auto& k : keys) {
+    if (other_key.empty()) {
+      other_key = k;
+      continue;
+    }
+    bucket_.PokeForTest(k, *bucket_.Peek(other_key));
+  }
+  bucket_.PokeForTest(other_key, *bucket_.Peek(keys.back()));
+  RestoreOutcome o = executor_->Run(BucketJob({}));
+  ASSERT_TRUE(o.done) << o.message;
+  EXPECT_FALSE(o.succeeded);
+  EXPECT_NE(o.message.find("does not match"), std::string::npos) << o.message;
+  EXPECT_FALSE(Exists(VolumeDir(kNewUid) + "/pgdata/base/16384/1259"));
+}
+
+TEST_F(AgentBucketRestoreTest, AnUnreadableBucketIsRetriedNotMistakenForNoState) {
+  MakeOldPod();
+  Capture(remote_.get());
+  Replicate(remote_.get());
+  MakeNewPod();
+  faulty_.SetRule([](std::string_view, std::string_view) {
+    return Status::Unavailable("connection refused (endpoint down)");
+  });
+  RestoreOutcome o = executor_->Run(BucketJob({}));
+  EXPECT_FALSE(o.done) << o.message;
+  EXPECT_NE(o.message.find("cannot read the bucket"), std::string::npos) << o.message;
+  EXPECT_FALSE(Marker().has_value());
+  faulty_.ClearRule();
+  RestoreOutcome again = executor_->Run(BucketJob({}));
+  ASSERT_TRUE(again.succeeded) << again.message;
+  EXPECT_EQ(again.source, "bucket");
+  ExpectSameTree(VolumeDir(kOldUid), VolumeDir(kNewUid));
+}
+
+TEST_F(AgentBucketRestoreTest, AnEmptyBucketMeansNoStateAnywhere) {
+  MakeNewPod();
+  RestoreOutcome o = executor_->Run(BucketJob({}));
+  ASSERT_TRUE(o.done);
+  EXPECT_TRUE(o.succeeded);
+  EXPECT_EQ(o.message, "no captured state; starting empty");
 }
 
 }  // namespace
