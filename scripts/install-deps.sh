@@ -7,6 +7,7 @@ packages=(
   libcpprest-dev nlohmann-json3-dev libyaml-cpp-dev liblmdb-dev libzstd-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libdivsufsort-dev libbz2-dev
   zstd openssl bsdiff xdelta3 restic borgbackup clang-format lua5.4 sqlite3 python3
+  jq curl iproute2 ccache
 )
 missing=()
 for p in "${packages[@]}"; do
