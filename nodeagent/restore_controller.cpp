@@ -359,10 +359,18 @@ Status RestoreController::Reconcile(const std::string& key) {
   int64_t ord = RestoreOrdinal(*sr, policy->stateful_set);
   if (ord >= 0 && ord != id->ordinal)
     return fail_now("spec.ordinal " + std::to_string(ord) + " does not match pod " + pod_key);
-  if (want_uid.empty() && !GatedWithoutMarker(*pod, config_.MarkerDir()))
-    return fail_now("pod " + pod_key +
-                    " is already running; a restore only goes into a pod that waits for it "
-                    "(delete the pod: its replacement is gated and restored)");
+  if (want_uid.empty() && !GatedWithoutMarker(*pod, config_.MarkerDir())) {
+    // A user's restore (time travel) waits for the pod's next start: the operator hands it to
+    // the replacement pod, whose gate then waits for it instead of a restore of the latest state.
+    const std::string msg = "waiting for pod " + pod_key +
+                            " to be re-created: a restore only goes into a starting pod (delete "
+                            "the pod; its replacement is restored from this StateRestore)";
+    if (phase != "Pending" || Str(status, "message") != msg) {
+      json st = {{"phase", "Pending"}, {"message", msg}};
+      DK_RETURN_IF_ERROR(PatchStatus(ns, name, st));
+    }
+    return Status::Ok();
+  }
 
   RestoreJob job;
   job.restore = key;

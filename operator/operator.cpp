@@ -533,6 +533,31 @@ Status Operator::ReconcilePod(const std::string& ns, const std::string& name, Ou
       policy ? ParsePolicySpec(*policy) : Result<PolicySpec>(Status::NotFound("policy not found"));
   auto restore = restores_->Get(ns, RestoreNameForPod(*pod));
   if (restore && kube::GetStringAtPath(*restore, "spec.podUID") != uid) restore.reset();
+  if (!restore && !policy_name.empty()) {
+    // A user's StateRestore waiting for this pod (time travel) replaces the operator's own.
+    std::vector<json> all = restores_->cache().List();
+    if (const json* user = UserRestoreForPod(all, *pod, policy_name)) {
+      restore = *user;
+      if (kube::GetLabels(*user)[kRestoreForPodLabel] != uid) {
+        kube::PatchOptions po;
+        po.field_manager = kFieldManager;
+        json patch = {{"metadata", {{"labels", {{kRestoreForPodLabel, uid}}}}}};
+        auto r = client_->Patch(resources::StateRestores(), ns, kube::GetName(*user),
+                                kube::PatchType::kMerge, patch, po);
+        if (!r.ok()) return r.status();
+        restore = *r;
+        Event(Regarding(*pod, "v1", "Pod"), false, "RestoreRequested", "Gate",
+              "waiting for the node agent to carry out StateRestore " + kube::GetName(*user) +
+                  " (created by a user" +
+                  (kube::GetStringAtPath(*user, "spec.time").empty()
+                       ? std::string()
+                       : ", state at " + kube::GetStringAtPath(*user, "spec.time")) +
+                  ")");
+        logger_->Info("Adopted a user's StateRestore for a gated pod",
+                      {{"namespace", ns}, {"pod", name}, {"restore", kube::GetName(*user)}});
+      }
+    }
+  }
 
   GateInputs in;
   in.pod = &*pod;

@@ -43,6 +43,39 @@ std::string ExitMeaning(int code) {
 
 }  // namespace
 
+const json* UserRestoreForPod(const std::vector<json>& restores, const json& pod,
+                              const std::string& policy) {
+  const std::string uid = kube::GetUid(pod);
+  const std::string name = kube::GetName(pod);
+  const std::optional<int> ord = PodOrdinal(pod, OwningStatefulSet(pod));
+  const json* pending = nullptr;
+  std::string pending_created;
+  for (const json& r : restores) {
+    if (kube::GetNamespace(r) != kube::GetNamespace(pod)) continue;
+    if (!kube::GetStringAtPath(r, "spec.podUID").empty()) continue;  // an operator's
+    if (kube::GetStringAtPath(r, "spec.policy") != policy) continue;
+    const json& spec = r["spec"];
+    bool names_pod = spec.value("pod", "") == name ||
+                     (spec.contains("ordinal") && spec["ordinal"].is_number_integer() && ord &&
+                      spec["ordinal"].get<int64_t>() == *ord);
+    if (!names_pod) continue;
+    auto labels = kube::GetLabels(r);
+    auto adopted = labels.find(kRestoreForPodLabel);
+    if (adopted != labels.end()) {
+      if (adopted->second == uid) return &r;
+      continue;  // an earlier pod's
+    }
+    std::string phase = kube::GetStringAtPath(r, "status.phase");
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    std::string created = kube::GetStringAtPath(r, "metadata.creationTimestamp");
+    if (pending == nullptr || created > pending_created) {
+      pending = &r;
+      pending_created = created;
+    }
+  }
+  return pending;
+}
+
 GatePlan PlanGatedPod(const GateInputs& in) {
   GatePlan plan;
   plan.reported_failures = in.reported_failures;

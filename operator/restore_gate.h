@@ -43,4 +43,13 @@ std::string RestoreNameForPod(const nlohmann::json& pod);
 
 GatePlan PlanGatedPod(const GateInputs& in);
 
+// A user's StateRestore (no spec.podUID) that the gated POD carries out instead of one of the
+// operator's: the one already adopted by this pod (label diffkeeper.io/pod-uid = its uid, in
+// any phase), else the newest unfinished one of POLICY that names this pod (spec.pod or
+// spec.ordinal) and no other pod adopted. Null when none. This is how time travel reaches a
+// pod: the user creates a StateRestore with spec.time or spec.set, deletes the pod, and its
+// replacement is restored from that StateRestore.
+const nlohmann::json* UserRestoreForPod(const std::vector<nlohmann::json>& restores,
+                                        const nlohmann::json& pod, const std::string& policy);
+
 }  // namespace dk::op

@@ -142,5 +142,50 @@ TEST(RestoreGateTest, EachRestoreWaitFailureIsReportedOnce) {
   EXPECT_EQ(third.events[0].message, "restore-wait exited with code 1: the restore failed");
 }
 
+json UserRestore(const std::string& name, const std::string& created, json spec,
+                 const std::string& phase = "", const std::string& adopted_by = "") {
+  json r = {{"apiVersion", kApiVersion},
+            {"kind", "StateRestore"},
+            {"metadata", {{"name", name}, {"namespace", "demo"}, {"creationTimestamp", created}}},
+            {"spec", spec}};
+  if (!phase.empty()) r["status"] = {{"phase", phase}};
+  if (!adopted_by.empty()) r["metadata"]["labels"] = {{kRestoreForPodLabel, adopted_by}};
+  return r;
+}
+
+TEST(RestoreGateTest, AUserRestoreNamingThePodIsCarriedOutByItsNextGatedInstance) {
+  const std::string uid = "4f1c2a9e-1111-2222-3333-444455556666";
+  json pod = GatedPod();
+  std::vector<json> rs = {
+      // not this pod, another policy, an operator's, finished, another pod's adoption
+      UserRestore("other-ordinal", "2025-11-27T12:00:05Z", {{"policy", "db"}, {"ordinal", 1}}),
+      UserRestore("other-policy", "2025-11-27T12:00:05Z", {{"policy", "x"}, {"pod", "db-2"}}),
+      UserRestore("operators", "2025-11-27T12:00:05Z",
+                  {{"policy", "db"}, {"pod", "db-2"}, {"podUID", "aaaa"}}),
+      UserRestore("finished", "2025-11-27T12:00:09Z", {{"policy", "db"}, {"pod", "db-2"}},
+                  "Failed"),
+      UserRestore("earlier-pod", "2025-11-27T12:00:09Z", {{"policy", "db"}, {"pod", "db-2"}},
+                  "Pending", "0000-old"),
+      // candidates: by name and by ordinal; the newest wins
+      UserRestore("by-name", "2025-11-27T12:00:01Z",
+                  {{"policy", "db"}, {"pod", "db-2"}, {"time", "2025-11-27T11:00:00Z"}}, "Pending"),
+      UserRestore("by-ordinal", "2025-11-27T12:00:02Z", {{"policy", "db"}, {"ordinal", 2}}),
+  };
+  const json* got = UserRestoreForPod(rs, pod, "db");
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ((*got)["metadata"]["name"], "by-ordinal");
+
+  // Once adopted by this pod it stays the pod's, whatever its phase.
+  rs.push_back(UserRestore("adopted", "2025-11-27T12:00:00Z", {{"policy", "db"}, {"pod", "db-2"}},
+                           "Succeeded", uid));
+  got = UserRestoreForPod(rs, pod, "db");
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ((*got)["metadata"]["name"], "adopted");
+
+  // Nothing for this pod: the operator creates its own.
+  std::vector<json> none(rs.begin(), rs.begin() + 5);
+  EXPECT_EQ(UserRestoreForPod(none, pod, "db"), nullptr);
+}
+
 }  // namespace
 }  // namespace dk::op
