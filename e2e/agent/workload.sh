@@ -5,7 +5,9 @@
 # webhook gates it (restore-wait first, label), and a StatePolicy for it. The application
 # writes a fixed dataset once (a 3 MiB file, 20 small ones, a 0600 config, a symlink, an empty
 # directory), marks it "done" and then idles; a restored pod finds "done" and writes nothing.
-apply_db() { # NAME
+# STORAGE (optional) is the policy's spec.storage as a YAML flow mapping (default: Local).
+apply_db() { # NAME [STORAGE]
+  local storage=${2:-'{type: Local}'}
   kubectl -n "$NS" apply -f - >/dev/null <<EOF
 apiVersion: diffkeeper.io/v1alpha1
 kind: StatePolicy
@@ -14,6 +16,7 @@ spec:
   targetRef: {name: $1}
   paths: [{volume: data}]
   capture: {debounce: 200ms}
+  storage: $storage
 ---
 apiVersion: v1
 kind: Service
