@@ -15,8 +15,10 @@ CLUSTER_DIR=$WORK/cluster
 OPS_DIR=$WORK/operators
 OVERLAY=$SRC/manifests/overlays/e2e
 OP_NS=diffkeeper-system
-# The e2e overlay points the webhook at this port (manifests/overlays/e2e/kustomization.yaml).
-WEBHOOK_PORT=29443
+# The e2e overlay points the webhook at port 29443 (manifests/overlays/e2e/kustomization.yaml);
+# a suite that sets DK_WEBHOOK_PORT installs through install_overlay, which patches the URL, so
+# clusters of several suites (or the local demo) can run side by side.
+WEBHOOK_PORT=${DK_WEBHOOK_PORT:-29443}
 T0=$SECONDS
 
 log() { printf '[%s +%3ss] %s\n' "$(date +%H:%M:%S)" "$((SECONDS - T0))" "$*"; }
@@ -32,6 +34,30 @@ fail() {
     grep -v '"level":"debug"' "$f" | tail -n 15 >&2 || true
   done
   exit 1
+}
+
+# The kustomization to apply: the e2e overlay itself, or (another WEBHOOK_PORT) an overlay of it
+# in WORK that points the webhook at that port.
+install_overlay() {
+  if [[ $WEBHOOK_PORT == 29443 ]]; then
+    echo "$OVERLAY"
+    return
+  fi
+  local dir=$WORK/overlay
+  mkdir -p "$dir"
+  cat >"$dir/kustomization.yaml" <<EOF2
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- $(realpath --relative-to="$dir" "$OVERLAY")
+patches:
+- target: {kind: MutatingWebhookConfiguration, name: diffkeeper-restore-gate}
+  patch: |-
+    - op: replace
+      path: /webhooks/0/clientConfig/url
+      value: https://127.0.0.1:$WEBHOOK_PORT/mutate
+EOF2
+  echo "$dir"
 }
 
 # Loads the cluster's environment (KUBECONFIG, DKCLUSTER_*).
