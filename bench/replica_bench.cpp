@@ -100,7 +100,12 @@ std::map<std::string, std::string> ReadEnv(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) {
     const size_t eq = line.find('=');
-    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
+    if (eq == std::string::npos) continue;
+    std::string value = line.substr(eq + 1);
+    // server.sh writes KEY="VALUE" (so that the file can be sourced); the quotes go.
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    env[line.substr(0, eq)] = value;
   }
   return env;
 }

@@ -29,13 +29,11 @@ trap cleanup EXIT
 
 log "starting the S3 server (versitygw)"
 "$SRC/e2e/s3/server.sh" start "$S3_DIR" || fail "the S3 server did not start"
-# DIR/env is KEY=VALUE lines (S3_SERVER's value has a space: read, not sourced).
-s3_env() { sed -n "s/^$1=//p" "$S3_DIR/env"; }
-S3_ENDPOINT=$(s3_env S3_ENDPOINT)
-S3_REGION=$(s3_env S3_REGION)
-S3_BUCKET=$(s3_env S3_BUCKET)
-S3_ACCESS_KEY=$(s3_env S3_ACCESS_KEY)
-S3_SECRET_KEY=$(s3_env S3_SECRET_KEY)
+# DIR/env is KEY="VALUE" lines, made to be sourced.
+set -a
+# shellcheck disable=SC1091
+. "$S3_DIR/env"
+set +a
 [[ -n $S3_ENDPOINT && -n $S3_BUCKET && -n $S3_SECRET_KEY ]] || fail "incomplete $S3_DIR/env"
 kubectl -n "$AGENT_NS" delete secret s3-creds --ignore-not-found >/dev/null
 kubectl -n "$AGENT_NS" create secret generic s3-creds \

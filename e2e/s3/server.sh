@@ -5,7 +5,7 @@
 #   e2e/s3/server.sh stop DIR    stop it and delete its data (logs are kept)
 #   e2e/s3/server.sh build       build (or find) the cached binary and print its path
 #
-# DIR/env holds KEY=VALUE lines (source it with `set -a; . DIR/env; set +a`):
+# DIR/env holds KEY="VALUE" lines (source it with `set -a; . DIR/env; set +a`):
 #   S3_ENDPOINT (http), S3_TLS_ENDPOINT (https, same data), S3_CA_FILE, S3_REGION, S3_BUCKET,
 #   S3_ACCESS_KEY, S3_SECRET_KEY, S3_SERVER (name and version).
 # The binary is cached in ${DIFFKEEPER_CACHE:-/var/cache/diffkeeper}, keyed by go.mod/go.sum.
@@ -166,6 +166,17 @@ make_tls() {
   chmod 600 "$t"/*.key
 }
 
+# env_line KEY VALUE: one line of DIR/env, KEY="VALUE", which `. DIR/env` reads back as VALUE
+# (spaces kept). A value with a double quote, backslash, $ or backquote is refused: readers
+# that only strip the quotes (tests/libs3, tests/libreplica, bench/replica_bench) would get it
+# wrong.
+env_line() {
+  case $2 in
+    *[\"\\\$\`]*) log "ERROR: $1 cannot be written to the env file: its value has a \", \\, \$ or \`"; return 1 ;;
+  esac
+  printf '%s="%s"\n' "$1" "$2"
+}
+
 cmd_stop() {
   local dir=$1
   [[ -d $dir ]] || return 0
@@ -213,16 +224,17 @@ cmd_start() {
     die "CreateBucket $BUCKET answered HTTP $code: $(cat "$dir/logs/create-bucket.xml" 2>/dev/null)"
   fi
 
-  cat >"$dir/env.tmp" <<EOF
-S3_SERVER=versitygw $(version)
-S3_ENDPOINT=http://127.0.0.1:$port
-S3_TLS_ENDPOINT=https://127.0.0.1:$tls_port
-S3_CA_FILE=$dir/tls/ca.crt
-S3_REGION=$REGION
-S3_BUCKET=$BUCKET
-S3_ACCESS_KEY=$ACCESS_KEY
-S3_SECRET_KEY=$SECRET_KEY
-EOF
+  # `&&`: set -e does not apply inside a list whose status `||` tests.
+  {
+    env_line S3_SERVER "versitygw $(version)" &&
+    env_line S3_ENDPOINT "http://127.0.0.1:$port" &&
+    env_line S3_TLS_ENDPOINT "https://127.0.0.1:$tls_port" &&
+    env_line S3_CA_FILE "$dir/tls/ca.crt" &&
+    env_line S3_REGION "$REGION" &&
+    env_line S3_BUCKET "$BUCKET" &&
+    env_line S3_ACCESS_KEY "$ACCESS_KEY" &&
+    env_line S3_SECRET_KEY "$SECRET_KEY"
+  } >"$dir/env.tmp" || { cmd_stop "$dir"; die "cannot write $dir/env"; }
   mv -f "$dir/env.tmp" "$dir/env"
   log "versitygw $(version) up in $((SECONDS - t0))s: http://127.0.0.1:$port https://127.0.0.1:$tls_port bucket $BUCKET (env: $dir/env)"
 }

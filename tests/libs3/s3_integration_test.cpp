@@ -35,7 +35,11 @@ std::map<std::string, std::string> ReadEnvFile() {
     if (line.rfind("export ", 0) == 0) line = line.substr(7);
     const size_t eq = line.find('=');
     if (eq == std::string::npos || line[0] == '#') continue;
-    env[line.substr(0, eq)] = line.substr(eq + 1);
+    std::string value = line.substr(eq + 1);
+    // server.sh writes KEY="VALUE" (so that the file can be sourced); the quotes go.
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    env[line.substr(0, eq)] = value;
   }
   return env;
 }
