@@ -12,6 +12,17 @@ const json* FindCondition(const json& conditions, const std::string& type) {
   return nullptr;
 }
 
+bool RemoveCondition(json* conditions, const std::string& type) {
+  if (!conditions->is_array()) return false;
+  for (auto it = conditions->begin(); it != conditions->end(); ++it) {
+    if (it->is_object() && it->value("type", "") == type) {
+      conditions->erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string ConditionStatus(const json& conditions, const std::string& type) {
   const json* c = FindCondition(conditions, type);
   return c == nullptr ? "" : c->value("status", "");

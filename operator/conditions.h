@@ -14,6 +14,9 @@ bool SetCondition(nlohmann::json* conditions, const std::string& type, const std
                   const std::string& reason, const std::string& message, int64_t generation,
                   const std::string& now);
 
+// Removes condition `type` from `conditions`; returns true when it was there.
+bool RemoveCondition(nlohmann::json* conditions, const std::string& type);
+
 // The condition of type `type`, or nullptr.
 const nlohmann::json* FindCondition(const nlohmann::json& conditions, const std::string& type);
 

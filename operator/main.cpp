@@ -56,6 +56,7 @@ struct Flags {
   std::chrono::milliseconds resync{std::chrono::minutes(5)};
   std::chrono::milliseconds purge_timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds restore_grace{std::chrono::seconds(30)};
+  std::chrono::milliseconds replication_degraded_after{std::chrono::minutes(5)};
   std::chrono::milliseconds drain{std::chrono::seconds(10)};
 };
 
@@ -142,6 +143,8 @@ int Run(int argc, char** argv) {
                  "How long a deleted policy with onDelete=Delete waits for agents to purge.");
   flags.Duration("restore-grace", &f.restore_grace,
                  "Extra time past a policy's restore timeout before a StateRestore is failed.");
+  flags.Duration("replication-degraded-after", &f.replication_degraded_after,
+                 "A policy whose replication to S3 fails this long becomes Degraded.");
   flags.Duration("shutdown-drain", &f.drain, "How long in-flight requests may take at shutdown.");
   Status st = flags.Parse(argc, argv);
   if (flags.help_requested()) {
@@ -225,6 +228,8 @@ int Run(int argc, char** argv) {
   oo.resync = f.resync;
   oo.purge_timeout = f.purge_timeout;
   oo.restore_grace = std::chrono::duration_cast<std::chrono::seconds>(f.restore_grace);
+  oo.replication_degraded_after =
+      std::chrono::duration_cast<std::chrono::seconds>(f.replication_degraded_after);
   Operator op(client.get(), oo, logger.get(), &metrics, &events);
   metrics.AddCallbackGauge("operator_workqueue_depth", "Keys waiting in the work queue.",
                            [&op] { return static_cast<double>(op.QueueDepth()); });

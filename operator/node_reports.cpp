@@ -25,7 +25,58 @@ std::string Str(const json& o, const char* key) {
   return it != o.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+bool Bool(const json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_boolean() && it->get<bool>();
+}
+
+ReportedReplication ParseReplication(const json& p) {
+  ReportedReplication r;
+  auto it = p.find("replication");
+  if (it == p.end() || !it->is_object() || it->empty()) return r;
+  const json& j = *it;
+  r.present = true;
+  r.state = Str(j, "state");
+  r.bucket = Str(j, "bucket");
+  r.last_set = Int(j, "lastSet");
+  r.last_bucket_set = Int(j, "lastBucketSet");
+  r.last_root = Str(j, "lastRoot");
+  r.last_set_time = Str(j, "lastSetTime");
+  r.last_replicated = Str(j, "lastReplicated");
+  if (auto t = ParseRfc3339(r.last_replicated)) r.last_replicated_time = *t;
+  r.latest_set = Int(j, "latestSet");
+  r.lag_sets = Int(j, "lagSets");
+  r.lag_seconds = Int(j, "lagSeconds");
+  r.backlog = Int(j, "backlog");
+  r.failing = Bool(j, "failing");
+  r.consecutive_failures = Int(j, "consecutiveFailures");
+  r.last_error_reason = Str(j, "lastErrorReason");
+  r.last_error = Str(j, "lastError");
+  r.last_error_time = Str(j, "lastErrorTime");
+  return r;
+}
+
 }  // namespace
+
+json ReplicationStatusJson(const ReportedReplication& r, const std::string& node) {
+  json j = {
+      {"node", node},          {"lastSet", r.last_set},       {"bucketSet", r.last_bucket_set},
+      {"lagSets", r.lag_sets}, {"lagSeconds", r.lag_seconds}, {"failing", r.failing}};
+  auto put = [&j](const char* key, const std::string& v) {
+    if (!v.empty()) j[key] = v;
+  };
+  put("state", r.state);
+  put("lastRoot", r.last_root);
+  if (auto t = ParseRfc3339(r.last_set_time)) j["lastSetTime"] = FormatRfc3339(*t);
+  if (r.last_replicated_time.time_since_epoch().count() != 0) {
+    j["lastReplicated"] = FormatRfc3339(r.last_replicated_time);
+  }
+  if (r.failing) j["consecutiveFailures"] = r.consecutive_failures;
+  put("lastErrorReason", r.last_error_reason);
+  put("lastError", r.last_error);
+  if (auto t = ParseRfc3339(r.last_error_time)) j["lastErrorTime"] = FormatRfc3339(*t);
+  return j;
+}
 
 Result<NodeReport> ParseNodeReport(const json& cm) {
   NodeReport r;
@@ -73,6 +124,7 @@ Result<NodeReport> ParseNodeReport(const json& cm) {
         if (v.is_string()) rp.errors.push_back(v.get<std::string>());
       }
     }
+    rp.replication = ParseReplication(p);
     r.pods.push_back(std::move(rp));
   }
   return r;
@@ -100,9 +152,19 @@ PolicyStatusSummary SummarizePolicy(const std::string& ns, const std::string& st
                                     const std::vector<json>& restores) {
   PolicyStatusSummary s;
   std::map<int, const ReportedPod*> latest;
+  std::map<int, const ReportedPod*> latest_replicated;  // by lastReplicated, among those with one
   for (const auto& r : reports) {
     for (const auto& p : r.pods) {
       if (p.ns != ns || p.stateful_set != sts) continue;
+      if (p.replication.present) {
+        auto& rep = latest_replicated[p.ordinal];
+        if (rep == nullptr ||
+            p.replication.last_replicated_time > rep->replication.last_replicated_time ||
+            (p.replication.last_replicated_time == rep->replication.last_replicated_time &&
+             p.node < rep->node)) {
+          rep = &p;
+        }
+      }
       s.stored_bytes += p.stored_bytes;
       for (const auto& e : p.errors) s.errors.push_back(r.node + ": " + p.pod + ": " + e);
       auto& cur = latest[p.ordinal];
@@ -152,6 +214,14 @@ PolicyStatusSummary SummarizePolicy(const std::string& ns, const std::string& st
       if (!Str(status, "source").empty()) lr["source"] = Str(status, "source");
       if (!Str(status, "message").empty()) lr["message"] = Str(status, "message");
       e["lastRestore"] = lr;
+    }
+    const ReportedPod* rep = p->replication.present ? p : nullptr;
+    if (rep == nullptr) {
+      if (auto it = latest_replicated.find(ord); it != latest_replicated.end()) rep = it->second;
+    }
+    if (rep != nullptr) {
+      e["replication"] = ReplicationStatusJson(rep->replication, rep->node);
+      s.replication.push_back({p->pod, rep->node, rep->replication});
     }
     s.pods.push_back(e);
     s.protected_pods++;

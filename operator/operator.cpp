@@ -398,6 +398,7 @@ Status Operator::ReconcilePolicy(const std::string& ns, const std::string& name,
   obs.credentials_found = credentials;
   obs.summary = &summary;
   obs.now = NowString();
+  obs.replication_degraded_after = options_.replication_degraded_after;
   PolicyStatusDecision d = DecidePolicyStatus(obs);
   if (!installed.ok() && spec.ok() && ConditionStatus(d.status["conditions"], "Ready") == "True") {
     // Protection is not in place while the agents or the webhook miss this policy.
@@ -425,8 +426,10 @@ Status Operator::ReconcilePolicy(const std::string& ns, const std::string& name,
                    {"ready", ConditionStatus(d.status["conditions"], "Ready")},
                    {"degraded", ConditionStatus(d.status["conditions"], "Degraded")}});
   }
+  if (d.requeue_after) out->requeue_after = *d.requeue_after;
   if (!installed.ok()) {
-    out->requeue_after = std::chrono::seconds(10);
+    out->requeue_after = std::min<milliseconds>(out->requeue_after.value_or(milliseconds::max()),
+                                                std::chrono::seconds(10));
   }
   return Status::Ok();
 }

@@ -59,6 +59,8 @@ struct OperatorOptions {
   std::chrono::milliseconds resync = std::chrono::minutes(5);
   std::chrono::milliseconds purge_timeout = std::chrono::minutes(10);
   std::chrono::seconds restore_grace{30};
+  // A policy whose replication to S3 fails this long is Degraded (reason ReplicationFailing).
+  std::chrono::seconds replication_degraded_after{300};
 };
 
 struct OperatorMetrics {

@@ -10,6 +10,102 @@ namespace dk::op {
 
 using nlohmann::json;
 
+namespace {
+
+// The Replicated condition and status.replication of a policy with storage S3.
+struct ReplicationVerdict {
+  std::string status, reason, message;
+  json summary;  // status.replication
+  bool failing = false;
+  std::optional<std::chrono::system_clock::time_point> failing_since;
+  std::string failing_detail;  // "db-0 (node-1): AccessDenied: …"
+};
+
+std::string BucketUrl(const S3Spec& s3) {
+  std::string prefix = s3.prefix;
+  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+  return "s3://" + s3.bucket + "/" + prefix;
+}
+
+ReplicationVerdict JudgeReplication(const S3Spec& s3, const PolicyStatusSummary& sum,
+                                    const json& old_status,
+                                    std::chrono::system_clock::time_point now) {
+  ReplicationVerdict v;
+  int64_t up_to_date = 0, max_lag_sets = 0, max_lag_seconds = 0;
+  std::chrono::system_clock::time_point last_replicated{};
+  std::vector<std::string> failing, pending;
+  for (const auto& pr : sum.replication) {
+    const ReportedReplication& r = pr.replication;
+    max_lag_sets = std::max(max_lag_sets, r.lag_sets);
+    max_lag_seconds = std::max(max_lag_seconds, r.lag_seconds);
+    last_replicated = std::max(last_replicated, r.last_replicated_time);
+    if (r.failing) {
+      std::string d = pr.pod + " (" + pr.node +
+                      "): " + (r.last_error_reason.empty() ? "Error" : r.last_error_reason);
+      if (!r.last_error.empty()) d += ": " + r.last_error;
+      failing.push_back(d);
+    } else if (r.last_set == 0) {
+      pending.push_back(pr.pod);
+    } else if (r.lag_sets == 0) {
+      ++up_to_date;
+    }
+  }
+  // Pods with captured state that no report gives a replication status for.
+  for (const auto& p : sum.pods) {
+    if (!p.contains("replication")) pending.push_back(p.value("pod", ""));
+  }
+  v.summary = {{"bucket", BucketUrl(s3)},    {"pods", sum.protected_pods},
+               {"upToDate", up_to_date},     {"failingPods", static_cast<int64_t>(failing.size())},
+               {"maxLagSets", max_lag_sets}, {"maxLagSeconds", max_lag_seconds}};
+  if (last_replicated.time_since_epoch().count() != 0) {
+    v.summary["lastReplicated"] = FormatRfc3339(last_replicated);
+  }
+  auto list = [](const std::vector<std::string>& items) {
+    std::string m = items.front();
+    if (items.size() > 1) m += " (and " + std::to_string(items.size() - 1) + " more)";
+    return m;
+  };
+  if (!failing.empty()) {
+    v.failing = true;
+    // Since when: kept from the status while it keeps failing, else now.
+    const json old_rep = old_status.value("replication", json::object());
+    if (old_rep.value("failingPods", int64_t{0}) > 0) {
+      v.failing_since = ParseRfc3339(old_rep.value("failingSince", ""));
+    }
+    if (!v.failing_since) v.failing_since = now;
+    v.summary["failingSince"] = FormatRfc3339(*v.failing_since);
+    v.failing_detail = list(failing);
+    v.status = "False";
+    v.reason = "ReplicationFailing";
+    v.message =
+        "replication to " + BucketUrl(s3) + " fails (the agents retry): " + v.failing_detail;
+  } else if (sum.protected_pods == 0) {
+    v.status = "Unknown";
+    v.reason = "NoCapturedState";
+    v.message = "no pod has captured state yet";
+  } else if (!pending.empty()) {
+    v.status = "False";
+    v.reason = "Pending";
+    v.message = std::to_string(pending.size()) + " of " + std::to_string(sum.protected_pods) +
+                " pod(s) not replicated to " + BucketUrl(s3) + " yet: " + list(pending);
+  } else if (up_to_date == sum.protected_pods) {
+    v.status = "True";
+    v.reason = "UpToDate";
+    v.message =
+        "the latest state of " + std::to_string(up_to_date) + " pod(s) is in " + BucketUrl(s3);
+  } else {
+    v.status = "True";
+    v.reason = "Replicating";
+    v.message = std::to_string(sum.protected_pods - up_to_date) + " of " +
+                std::to_string(sum.protected_pods) + " pod(s) catching up with " + BucketUrl(s3) +
+                " (at most " + std::to_string(max_lag_sets) + " set(s), " +
+                std::to_string(max_lag_seconds) + "s behind)";
+  }
+  return v;
+}
+
+}  // namespace
+
 std::vector<std::string> StatefulSetVolumes(const json& sts) {
   std::vector<std::string> out;
   const json spec = sts.value("spec", json::object());
@@ -37,6 +133,12 @@ PolicyStatusDecision DecidePolicyStatus(const PolicyObservation& o) {
 
   const PolicyStatusSummary empty;
   const PolicyStatusSummary& sum = o.summary != nullptr ? *o.summary : empty;
+  const auto now_tp = ParseRfc3339(o.now).value_or(std::chrono::system_clock::now());
+  std::optional<ReplicationVerdict> rep;
+  if (o.spec->ok() && o.spec->value().s3) {
+    rep = JudgeReplication(*o.spec->value().s3, sum, old_status, now_tp);
+  }
+  std::optional<std::chrono::seconds> requeue_after;
 
   if (!o.spec->ok()) {
     ready = "False";
@@ -93,6 +195,21 @@ PolicyStatusDecision DecidePolicyStatus(const PolicyObservation& o) {
           degraded_msg += " (and " + std::to_string(sum.errors.size() - 1) + " more)";
         }
       }
+      if (rep && rep->failing) {
+        auto failing_for = now_tp - *rep->failing_since;
+        if (failing_for >= o.replication_degraded_after) {
+          if (degraded == "False") {
+            degraded = "True";
+            degraded_reason = "ReplicationFailing";
+            degraded_msg = "replication to " + BucketUrl(*spec.s3) + " has failed since " +
+                           FormatRfc3339(*rep->failing_since) + ": " + rep->failing_detail;
+          }
+        } else {
+          requeue_after = std::max(
+              std::chrono::seconds(1),
+              std::chrono::ceil<std::chrono::seconds>(o.replication_degraded_after - failing_for));
+        }
+      }
     }
   }
   SetCondition(&conditions, "Ready", ready, ready_reason, ready_msg, gen, o.now);
@@ -105,10 +222,26 @@ PolicyStatusDecision DecidePolicyStatus(const PolicyObservation& o) {
   status["storedBytes"] = sum.stored_bytes;
   status["storedSize"] = HumanBytes(static_cast<uint64_t>(std::max<int64_t>(0, sum.stored_bytes)));
   status["pods"] = sum.pods;
+  const json* old_rep_c = FindCondition(old_conditions, "Replicated");
+  const std::string old_rep_reason = old_rep_c ? old_rep_c->value("reason", "") : "";
+  if (rep) {
+    SetCondition(&conditions, "Replicated", rep->status, rep->reason, rep->message, gen, o.now);
+    status["conditions"] = conditions;
+    status["replication"] = rep->summary;
+  } else if (o.spec->ok()) {  // storage Local (an invalid spec leaves both as they were)
+    if (RemoveCondition(&conditions, "Replicated")) status["conditions"] = conditions;
+    status.erase("replication");
+  }
 
   PolicyStatusDecision d;
   d.changed = status != old_status;
   d.status = std::move(status);
+  d.requeue_after = requeue_after;
+  if (rep && rep->reason == "ReplicationFailing" && old_rep_reason != "ReplicationFailing") {
+    d.events.push_back({true, "ReplicationFailing", rep->message});
+  } else if (rep && rep->reason != "ReplicationFailing" && old_rep_reason == "ReplicationFailing") {
+    d.events.push_back({false, "ReplicationRecovered", rep->message});
+  }
 
   // Events for transitions a user wants to see.
   std::string old_ready = ConditionStatus(old_conditions, "Ready");

@@ -126,6 +126,149 @@ TEST(PolicyStatusTest, InvalidSpecMissingCredentialsAndAgentErrorsDegrade) {
   EXPECT_EQ(d.status["storedSize"], "3.0 MiB");
 }
 
+// A policy storing to S3 with `pods` pods, each reported with `rep` (a ReportedReplication).
+struct S3Fixture : Fixture {
+  S3Fixture() {
+    policy["spec"]["storage"] = {
+        {"type", "S3"},
+        {"s3", {{"bucket", "bkt"}, {"prefix", "dk"}, {"credentialsSecretRef", {{"name", "c"}}}}}};
+  }
+  void Pods(const std::vector<ReportedReplication>& reps) {
+    summary = PolicyStatusSummary();
+    for (size_t i = 0; i < reps.size(); ++i) {
+      std::string pod = "db-" + std::to_string(i);
+      json e = {{"pod", pod}, {"ordinal", i}};
+      if (reps[i].present) {
+        e["replication"] = ReplicationStatusJson(reps[i], "node-1");
+        summary.replication.push_back({pod, "node-1", reps[i]});
+      }
+      summary.pods.push_back(e);
+      summary.protected_pods++;
+    }
+  }
+};
+
+ReportedReplication Rep(int64_t last_set, int64_t lag_sets, bool failing = false) {
+  ReportedReplication r;
+  r.present = true;
+  r.state = failing ? "backoff" : "idle";
+  r.last_set = last_set;
+  r.last_bucket_set = last_set;
+  r.lag_sets = lag_sets;
+  r.lag_seconds = lag_sets * 10;
+  r.failing = failing;
+  if (failing) {
+    r.last_error_reason = "EndpointUnavailable";
+    r.last_error = "connection refused";
+  }
+  return r;
+}
+
+TEST(PolicyStatusTest, ReplicatedFollowsThePodsReplication) {
+  S3Fixture f;
+  f.Decide();
+  EXPECT_EQ(f.Cond("Replicated"), "Unknown");
+  EXPECT_EQ(f.Cond("Replicated", "reason"), "NoCapturedState");
+
+  f.Pods({Rep(0, 1), ReportedReplication()});  // nothing in the bucket yet; one not reported
+  auto d = f.Decide();
+  EXPECT_EQ(f.Cond("Replicated"), "False");
+  EXPECT_EQ(f.Cond("Replicated", "reason"), "Pending");
+  EXPECT_EQ(f.Cond("Replicated", "message"),
+            "2 of 2 pod(s) not replicated to s3://bkt/dk/ yet: db-0 (and 1 more)");
+
+  f.Pods({Rep(4, 0), Rep(7, 2)});
+  d = f.Decide();
+  EXPECT_EQ(f.Cond("Replicated"), "True");
+  EXPECT_EQ(f.Cond("Replicated", "reason"), "Replicating");
+  EXPECT_EQ(d.status["replication"]["maxLagSets"], 2);
+  EXPECT_EQ(d.status["replication"]["maxLagSeconds"], 20);
+  EXPECT_EQ(d.status["replication"]["upToDate"], 1);
+  EXPECT_EQ(d.status["replication"]["bucket"], "s3://bkt/dk/");
+  EXPECT_EQ(d.status["pods"][1]["replication"]["lagSets"], 2);
+
+  f.Pods({Rep(4, 0), Rep(9, 0)});
+  d = f.Decide();
+  EXPECT_EQ(f.Cond("Replicated", "reason"), "UpToDate");
+  EXPECT_EQ(f.Cond("Replicated", "message"), "the latest state of 2 pod(s) is in s3://bkt/dk/");
+  EXPECT_EQ(f.Cond("Degraded"), "False");
+  EXPECT_TRUE(d.events.empty() || d.events[0].reason != "ReplicationFailing");
+
+  // Storage back to Local: the condition and the summary go.
+  f.policy["spec"]["storage"] = {{"type", "Local"}};
+  d = f.Decide();
+  EXPECT_EQ(f.Cond("Replicated"), "");
+  EXPECT_FALSE(d.status.contains("replication"));
+}
+
+TEST(PolicyStatusTest, ReplicationFailingLongEnoughDegradesAndRecovers) {
+  S3Fixture f;
+  f.Pods({Rep(4, 0), Rep(3, 0)});
+  f.Decide(true, true, "2025-11-27T11:59:00Z");  // Ready (its event) and UpToDate
+  f.Pods({Rep(4, 0), Rep(3, 5, /*failing=*/true)});
+  auto d = f.Decide(true, true, "2025-11-27T12:00:00Z");
+  EXPECT_EQ(f.Cond("Replicated"), "False");
+  EXPECT_EQ(f.Cond("Replicated", "reason"), "ReplicationFailing");
+  EXPECT_EQ(f.Cond("Replicated", "message"),
+            "replication to s3://bkt/dk/ fails (the agents retry): db-1 (node-1): "
+            "EndpointUnavailable: connection refused");
+  EXPECT_EQ(d.status["replication"]["failingSince"], "2025-11-27T12:00:00Z");
+  EXPECT_EQ(d.status["replication"]["failingPods"], 1);
+  EXPECT_EQ(f.Cond("Degraded"), "False");  // not for long enough yet
+  ASSERT_TRUE(d.requeue_after.has_value());
+  EXPECT_EQ(d.requeue_after->count(), 300);
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_EQ(d.events[0].reason, "ReplicationFailing");
+  EXPECT_TRUE(d.events[0].warning);
+
+  d = f.Decide(true, true, "2025-11-27T12:04:00Z");
+  EXPECT_EQ(f.Cond("Degraded"), "False");
+  EXPECT_EQ(d.requeue_after->count(), 60);
+  EXPECT_TRUE(d.events.empty());
+  EXPECT_EQ(d.status["replication"]["failingSince"], "2025-11-27T12:00:00Z");  // kept
+
+  d = f.Decide(true, true, "2025-11-27T12:05:00Z");
+  EXPECT_EQ(f.Cond("Degraded"), "True");
+  EXPECT_EQ(f.Cond("Degraded", "reason"), "ReplicationFailing");
+  EXPECT_EQ(f.Cond("Degraded", "message"),
+            "replication to s3://bkt/dk/ has failed since 2025-11-27T12:00:00Z: db-1 (node-1): "
+            "EndpointUnavailable: connection refused");
+  EXPECT_EQ(f.Cond("Ready"), "True");  // local protection still works
+  EXPECT_FALSE(d.requeue_after.has_value());
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_EQ(d.events[0].reason, "ReplicationFailing");
+
+  // The same status again changes nothing (no write, no event).
+  d = f.Decide(true, true, "2025-11-27T12:06:00Z");
+  EXPECT_FALSE(d.changed);
+  EXPECT_TRUE(d.events.empty());
+
+  f.Pods({Rep(4, 0), Rep(8, 0)});
+  d = f.Decide(true, true, "2025-11-27T12:07:00Z");
+  EXPECT_EQ(f.Cond("Degraded"), "False");
+  EXPECT_EQ(f.Cond("Replicated", "reason"), "UpToDate");
+  EXPECT_FALSE(d.status["replication"].contains("failingSince"));
+  std::vector<std::string> reasons;
+  for (const auto& e : d.events) reasons.push_back(e.reason);
+  EXPECT_EQ(reasons, (std::vector<std::string>{"ReplicationRecovered", "Recovered"}));
+
+  // A new failure starts a new period.
+  f.Pods({Rep(4, 0), Rep(8, 1, true)});
+  d = f.Decide(true, true, "2025-11-27T13:00:00Z");
+  EXPECT_EQ(d.status["replication"]["failingSince"], "2025-11-27T13:00:00Z");
+  EXPECT_EQ(f.Cond("Degraded"), "False");
+}
+
+TEST(PolicyStatusTest, OtherDegradedReasonsComeBeforeReplication) {
+  S3Fixture f;
+  f.Pods({Rep(3, 5, /*failing=*/true)});
+  f.summary.errors = {"node-1: db-0: ENOSPC"};
+  f.Decide(true, true, "2025-11-27T12:00:00Z");
+  f.Decide(true, true, "2025-11-27T13:00:00Z");
+  EXPECT_EQ(f.Cond("Degraded", "reason"), "AgentErrors");
+  EXPECT_EQ(f.Cond("Replicated", "reason"), "ReplicationFailing");
+}
+
 TEST(ConditionsTest, TransitionTimeChangesOnlyWithStatus) {
   json c;
   EXPECT_TRUE(SetCondition(&c, "Ready", "True", "A", "m", 1, "t1"));
