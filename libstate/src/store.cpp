@@ -12,6 +12,7 @@
 #include "libstate/manifest.h"
 #include "libstate/merkle.h"
 #include "migrate.h"
+#include "restore_internal.h"
 #include "storage_policy.h"
 #include "store_impl.h"
 
@@ -550,21 +551,33 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
   return res;
 }
 
+namespace {
+// Chunks from this store's objects, inside one read transaction.
+class LocalChunkSource final : public ChunkSource {
+ public:
+  LocalChunkSource(ObjectStore* o, LmdbTxn* txn) : o_(o), txn_(txn) {}
+  Result<Bytes> Fetch(const ObjectId& id) override { return o_->Read(*txn_, id); }
+  bool VerifiesIds() const override { return true; }  // ObjectStore::Read re-hashes
+
+ private:
+  ObjectStore* o_;
+  LmdbTxn* txn_;
+};
+}  // namespace
+
+Status StoreImpl::StreamVersion(LmdbTxn& txn, const VersionInfo& v, const ByteSink& sink) {
+  LocalChunkSource src(objects_.get(), &txn);
+  uint64_t written = 0;
+  return StreamVerified(v, src, sink, &written);
+}
+
 Result<Bytes> StoreImpl::Reconstruct(LmdbTxn& txn, const VersionInfo& v) {
-  auto where = [&] { return "file " + v.path + " version " + std::to_string(v.seq); };
-  if (MerkleRoot(v.chunks) != v.root)
-    return Status::Corruption(where() + ": chunk list does not match its Merkle root");
   Bytes out;
   out.reserve(v.size);
-  for (size_t i = 0; i < v.chunks.size(); ++i) {
-    auto c = objects_->Read(txn, v.chunks[i]);
-    if (!c.ok()) return c.status().WithContext(where());
-    if (c->size() != v.chunk_sizes[i])
-      return Status::Corruption(where() + ": object " + v.chunks[i].Hex() + " has the wrong size");
-    out.insert(out.end(), c->begin(), c->end());
-  }
-  if (out.size() != v.size || HashBytes(out) != v.content_hash)
-    return Status::Corruption(where() + ": reassembled content does not match its hash");
+  DK_RETURN_IF_ERROR(StreamVersion(txn, v, [&](ByteView c) {
+    out.insert(out.end(), c.begin(), c.end());
+    return Status::Ok();
+  }));
   return out;
 }
 
@@ -641,19 +654,6 @@ Result<Bytes> StoreImpl::ReadObject(const ObjectId& id) {
   }
   return r;
 }
-
-namespace {
-// Chunks from this store's objects, inside one read transaction.
-class LocalChunkSource final : public ChunkSource {
- public:
-  LocalChunkSource(ObjectStore* o, LmdbTxn* txn) : o_(o), txn_(txn) {}
-  Result<Bytes> Fetch(const ObjectId& id) override { return o_->Read(*txn_, id); }
-
- private:
-  ObjectStore* o_;
-  LmdbTxn* txn_;
-};
-}  // namespace
 
 Result<RestoreResult> StoreImpl::Restore(const std::string& target, const RestoreRequest& req) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -58,7 +58,9 @@ class StoreImpl final : public Store {
   // Latest version of `path` recorded in a set <= `set`; nullopt if none.
   Result<std::optional<VersionInfo>> VersionAtSet(LmdbTxn& txn, std::string_view path,
                                                   uint64_t set);
-  // Reconstructs and verifies a file version's content.
+  // Streams a file version's content into `sink`, verified (see StreamVerified).
+  Status StreamVersion(LmdbTxn& txn, const VersionInfo& v, const ByteSink& sink);
+  // Reconstructs and verifies a file version's content, in memory.
   Result<Bytes> Reconstruct(LmdbTxn& txn, const VersionInfo& v);
   Result<ObjectId> ComputeSetRoot(LmdbTxn& txn, uint64_t* live, uint64_t* bytes);
   Result<uint64_t> NextSet(LmdbTxn& txn);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "libstate/manifest.h"
 #include "libstate/store.h"
 #include "libstate/store_test_util.h"
 
@@ -241,6 +242,48 @@ TEST_F(RestoreTest, ProgressEndsWithTheRestorePhaseComplete) {
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen.back().phase, "restore");
   EXPECT_EQ(seen.back().done, seen.back().total);
+}
+
+// A chunk source that does not verify (a peer, a bucket) and hands back different bytes of the
+// right size for one chunk: restore must still catch it by hashing, and leave the file alone.
+class TamperingSource final : public ChunkSource {
+ public:
+  TamperingSource(Store* s, ObjectId bad) : s_(s), bad_(bad) {}
+  Result<Bytes> Fetch(const ObjectId& id) override {
+    DK_ASSIGN_OR_RETURN(Bytes b, s_->ReadObject(id));
+    if (id == bad_ && !b.empty()) b[b.size() / 2] ^= 0x01;
+    return b;
+  }
+
+ private:
+  Store* s_;
+  ObjectId bad_;
+};
+
+TEST_F(RestoreTest, ChunksFromAnUnverifyingSourceAreHashedBeforeTheyAreWritten) {
+  SplitMix64 rng(TestSeed(41));
+  WriteFile(src_ + "/big.bin", rng.RandomBytes(600 * 1024));
+  WriteFile(src_ + "/small.txt", "fine");
+  CaptureAt(t0_);
+  auto m = store_->Manifest(std::nullopt);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const VersionInfo* big = nullptr;
+  for (const auto& e : m->entries)
+    if (e.path == "big.bin") big = &e;
+  ASSERT_NE(big, nullptr);
+  ASSERT_GT(big->chunks.size(), 1u);
+  TamperingSource src(store_.get(), big->chunks[1]);
+  ASSERT_FALSE(src.VerifiesIds());
+  std::string dir = Fresh();
+  WriteFile(dir + "/big.bin", "older content");
+  auto res = RestoreManifest(dir, *m, src, {});
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  ASSERT_EQ(res->failures.size(), 1u);
+  EXPECT_EQ(res->failures[0].path, "big.bin");
+  EXPECT_NE(res->failures[0].error.find(big->chunks[1].Hex()), std::string::npos)
+      << res->failures[0].error;
+  EXPECT_EQ(ReadFileString(dir + "/big.bin"), "older content");
+  EXPECT_EQ(ReadFileString(dir + "/small.txt"), "fine");
 }
 
 }  // namespace

@@ -36,11 +36,14 @@ ObjectId ManifestRoot(const std::vector<VersionInfo>& entries);
 
 // Where restore gets chunk content. Implementations: the local store, a peer agent, an
 // object-store bucket. Fetch returns the chunk's bytes; the caller verifies them against
-// the id.
+// the id, unless the source says it already has (VerifiesIds).
 class ChunkSource {
  public:
   virtual ~ChunkSource() = default;
   virtual Result<Bytes> Fetch(const ObjectId& id) = 0;
+  // True only when every successful Fetch has already checked SHA-256 of the returned bytes
+  // against `id` (and fails with Corruption otherwise), so the caller need not hash them again.
+  virtual bool VerifiesIds() const { return false; }
 };
 
 // Writes the state described by `m` into `target` (created if absent) using chunks from
