@@ -78,6 +78,37 @@ TEST(ChunkerGoldenTest, GoldenInputIsTheOneThePinsWereMadeFrom) {
 
 class ChunkerBoundsTest : public ::testing::TestWithParam<ChunkerParams> {};
 
+// NextCut rolls several bytes per step; it must cut exactly where the one-byte-per-step
+// definition does, for sizes that are not multiples of the step and for inputs that end
+// anywhere (in the min region, before and after avg, past max).
+TEST(ChunkerUnrolledTest, NextCutMatchesTheByteAtATimeDefinition) {
+  const uint64_t seed = TestSeed(20261127);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  SplitMix64 rng(seed);
+  const ChunkerParams params[] = {
+      {64, 128, 256}, {65, 128, 259}, {67, 256, 1031}, {100, 512, 2047}, {256, 1024, 4096}};
+  for (const ChunkerParams& p : params) {
+    Chunker c(p);
+    SCOPED_TRACE(p.Name());
+    // Low-entropy input too: long runs make cut points cluster at the masks' edges.
+    for (int kind = 0; kind < 2; ++kind) {
+      Bytes data = rng.RandomBytes(1 << 18);
+      if (kind == 1)
+        for (auto& b : data) b &= 0x03;
+      size_t cuts = 0;
+      for (size_t off = 0; off < data.size();) {
+        size_t len = 1 + rng.Below(p.max_size + 16);
+        ByteView v(data.data() + off, std::min(len, data.size() - off));
+        const size_t want = c.NextCutByteAtATimeForTest(v);
+        ASSERT_EQ(c.NextCut(v), want) << "at offset " << off << ", input length " << v.size();
+        off += want;
+        ++cuts;
+      }
+      EXPECT_GT(cuts, 100u);
+    }
+  }
+}
+
 TEST_P(ChunkerBoundsTest, EveryChunkButTheLastIsWithinMinAndMax) {
   const ChunkerParams p = GetParam();
   const uint64_t seed = TestSeed(0xc0ffee);

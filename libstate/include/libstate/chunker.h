@@ -42,6 +42,9 @@ class Chunker {
   // All chunks of data, in order, covering it exactly. Empty input → no chunks.
   std::vector<ChunkSpan> Split(ByteView data) const;
   const ChunkerParams& params() const { return params_; }
+  // NextCut written the plain way, one byte per step: the definition NextCut's unrolled loop
+  // must match exactly (tests compare them).
+  size_t NextCutByteAtATimeForTest(ByteView data) const;
 
  private:
   ChunkerParams params_;
