@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -283,7 +284,17 @@ Result<StoreStats> StoreImpl::Stats() {
   std::lock_guard<std::mutex> lock(mu_);
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
   StoreStats st;
-  st.schema_version = kSchemaVersion;
+  {
+    // What the store records (kSchemaVersion once this process has opened or migrated it,
+    // but another process may have changed it since).
+    DK_ASSIGN_OR_RETURN(std::string_view schema, txn.Get(dbs_.meta, "schema"));
+    uint32_t v = 0;
+    auto [end, ec] = std::from_chars(schema.data(), schema.data() + schema.size(), v);
+    if (ec != std::errc() || end != schema.data() + schema.size() || v == 0)
+      return Status::Corruption("store " + path_ + ": meta schema '" + std::string(schema) +
+                                "' is not a schema version");
+    st.schema_version = v;
+  }
   st.chunker = opts_.chunker.Name();
   st.file_bytes = env_->FileBytes();
   {

@@ -4,6 +4,8 @@
 #include "libstate/store.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -488,6 +490,33 @@ INSTANTIATE_TEST_SUITE_P(
                       IntervalCase{1, 16, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}},
                       // No interval: only the chain bound forces a snapshot.
                       IntervalCase{0, 4, {1, 6, 11}}, IntervalCase{0, 16, {1}}));
+
+TEST_F(StoreTest, StatsReportTheSchemaRecordedInTheStoreNotTheBuildsConstant) {
+  {
+    auto s = Open(Opts());
+    WriteFile(src_ + "/a.txt", "a");
+    CaptureOrDie(*s, src_);
+  }
+  auto ro = Store::Open(store_, Opts(), OpenMode::kReadOnly);
+  ASSERT_TRUE(ro.ok()) << ro.status();
+  // Another process (a newer build, say) records a different schema while this one has the
+  // store open: Stats must say what the store says.
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    {
+      RawStoreForTest raw(store_);
+      raw.Put("meta", "schema", "7");
+    }
+    _exit(0);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  auto stats = (*ro)->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->schema_version, 7u);
+}
 
 }  // namespace
 }  // namespace dk
