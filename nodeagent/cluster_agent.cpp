@@ -281,7 +281,8 @@ int RunClusterAgent(const AgentConfig& c, Logger* log, svc::ShutdownSignal* shut
   auto on_config = [&](const json& o) {
     if (!synced) return;  // applied once everything is running (below)
     size_t n = ApplyPurges(
-        o, &registry, [&](const PodIdentity& id) { return pod_ctl.Capturing(id); }, log);
+        o, &registry, [&](const PodIdentity& id) { return pod_ctl.Capturing(id); }, log,
+        [&](const PodIdentity& id) { replication.Forget(id); });
     if (n) reporter.Notify(true);
   };
   agent_config.AddEventHandlers(

@@ -2,8 +2,8 @@
 
 #include "libkube/api_error.h"
 #include "libreplica/s3_bucket.h"
+#include "libreplica/secret_credentials.h"
 #include "libstate/options.h"
-#include "s3_credentials.h"
 
 namespace dk::agent {
 
@@ -106,7 +106,7 @@ Result<s3::Credentials> ReplicationManager::ReadCredentials(const S3Storage& s) 
     if (secret.status().IsNotFound()) return Status::NotFound(where + " not found");
     return secret.status().WithContext("reading " + where);
   }
-  return CredentialsFromSecret(*secret, where);
+  return replica::CredentialsFromSecret(*secret, where);
 }
 
 Result<std::unique_ptr<replica::Bucket>> ReplicationManager::MakeBucket(
@@ -218,7 +218,7 @@ Status ReplicationManager::Ensure(const PodIdentity& id, const AgentPolicy& poli
       log_->Warn("Re-reading the S3 credentials failed; the current ones stay in use",
                  {{"bucket", Describe(s)}, {"error", creds.status().ToString()}});
     } else {
-      std::string fp = CredentialsFingerprint(*creds);
+      std::string fp = replica::CredentialsFingerprint(*creds);
       if (it == buckets_.end() || it->second->fingerprint != fp) {
         auto made = MakeBucket(s, *creds);
         if (!made.ok()) {

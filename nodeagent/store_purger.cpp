@@ -5,7 +5,8 @@
 namespace dk::agent {
 
 size_t ApplyPurges(const nlohmann::json& config, StoreRegistry* registry,
-                   const std::function<bool(const PodIdentity&)>& capturing, Logger* log) {
+                   const std::function<bool(const PodIdentity&)>& capturing, Logger* log,
+                   const std::function<void(const PodIdentity&)>& before_remove) {
   if (!log) log = NullLogger();
   if (!config.is_object() || !config.contains("data") || !config["data"].is_object()) return 0;
   const auto& data = config["data"];
@@ -30,6 +31,7 @@ size_t ApplyPurges(const nlohmann::json& config, StoreRegistry* registry,
       if (capturing(id)) continue;
       IdentityRecord rec = registry->Record(id);
       if (rec.point.time_ns > requested) continue;  // captured for a newer policy since
+      if (before_remove) before_remove(id);
       Status s = registry->Remove(id);
       if (!s.ok()) {
         log->Error("Purging a store failed", {{"identity", id.Key()}, {"error", s.ToString()}});

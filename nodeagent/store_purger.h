@@ -18,8 +18,12 @@
 namespace dk::agent {
 
 // Applies the purge list of the agent configuration ConfigMap `config`. `capturing` says whether
-// a worker captures an identity now. Returns how many stores were deleted.
+// a worker captures an identity now. `before_remove` (may be empty) is called for each identity
+// just before its store is deleted: the agent stops its replication there, so that nothing
+// writes the identity to the bucket after the operator purged the bucket's copies
+// (docs/protocol.md, "Purge"). Returns how many stores were deleted.
 size_t ApplyPurges(const nlohmann::json& config, StoreRegistry* registry,
-                   const std::function<bool(const PodIdentity&)>& capturing, Logger* logger);
+                   const std::function<bool(const PodIdentity&)>& capturing, Logger* logger,
+                   const std::function<void(const PodIdentity&)>& before_remove = {});
 
 }  // namespace dk::agent

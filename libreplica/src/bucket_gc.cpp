@@ -176,4 +176,60 @@ Result<BucketGcReport> CollectBucketGarbage(Bucket& bucket, const BucketLayout& 
   return report;
 }
 
+Result<PurgeReport> PurgeIdentities(Bucket& bucket, const BucketLayout& layout,
+                                    std::string_view identity_prefix, Logger* logger) {
+  Logger* log = logger ? logger : NullLogger();
+  const std::string want(identity_prefix);
+  if (want.size() < 2 || want.back() != '/') {
+    return Status::InvalidArgument("bucket purge: identity prefix \"" + want +
+                                   "\" must end in '/' and name at least one segment");
+  }
+  DK_RETURN_IF_ERROR_CTX(ValidateIdentity(want.substr(0, want.size() - 1)),
+                         "bucket purge: identity prefix \"" + want + "\"");
+  PurgeReport report;
+  std::set<std::string> ids;
+  auto matches = [&want](const std::string& id) { return id.compare(0, want.size(), want) == 0; };
+
+  // 1. Heads (collected first: deleting while listing would disturb the pagination).
+  std::vector<std::string> heads;
+  DK_RETURN_IF_ERROR_CTX(bucket.List(layout.HeadsPrefix() + want,
+                                     [&](const BucketObject& o) {
+                                       auto id = layout.ParseHeadKey(o.key);
+                                       if (id && matches(*id)) {
+                                         heads.push_back(o.key);
+                                         ids.insert(*id);
+                                       }
+                                       return Status::Ok();
+                                     }),
+                         "bucket purge: listing heads of " + want);
+  for (const auto& key : heads) {
+    DK_RETURN_IF_ERROR_CTX(bucket.Delete(key), "bucket purge");
+    ++report.heads_deleted;
+  }
+
+  // 2. Manifests.
+  std::vector<std::string> manifests;
+  DK_RETURN_IF_ERROR_CTX(bucket.List(layout.ManifestsPrefix() + want,
+                                     [&](const BucketObject& o) {
+                                       auto name = layout.ParseManifestKey(o.key);
+                                       if (name && matches(name->identity)) {
+                                         manifests.push_back(o.key);
+                                         ids.insert(name->identity);
+                                       }
+                                       return Status::Ok();
+                                     }),
+                         "bucket purge: listing manifests of " + want);
+  for (const auto& key : manifests) {
+    DK_RETURN_IF_ERROR_CTX(bucket.Delete(key), "bucket purge");
+    ++report.manifests_deleted;
+  }
+  report.identities = ids.size();
+  log->Info("Purged identities from the bucket", {{"prefix", layout.prefix()},
+                                                  {"identities", want + "*"},
+                                                  {"matched", report.identities},
+                                                  {"headsDeleted", report.heads_deleted},
+                                                  {"manifestsDeleted", report.manifests_deleted}});
+  return report;
+}
+
 }  // namespace dk::replica

@@ -344,6 +344,62 @@ TEST_F(BucketGcTest, ReplicatorGraceLongerThanGcGraceLosesAChunk) {
   EXPECT_NE(r->restore.failures[0].error.find(old_only), std::string::npos);
 }
 
+TEST_F(BucketGcTest, PurgeDeletesHeadsThenManifestsOfMatchingIdentitiesOnly) {
+  Populate();
+  Pod a1 = NewPod("ns/a/1");
+  Replicate(a1, {{"common.txt", common_}, {"x.txt", "ordinal 1"}});
+  Pod other = NewPod("ns/ab/0");  // shares the text "ns/a" but is another StatefulSet
+  Replicate(other, {{"common.txt", common_}, {"o.txt", "ab"}});
+  const std::string a_only = ObjectKeyOf(a_, a_sets_[4], "v.txt");
+  const std::string common = ObjectKeyOf(a_, a_sets_[4], "common.txt");
+
+  // A delete that fails half-way (after the heads) leaves the heads gone, manifests present...
+  int deletes = 0;
+  faulty_.SetRule([&deletes](std::string_view op, std::string_view key) {
+    if (op == "DELETE" && key.find("/manifests/") != std::string_view::npos && ++deletes > 2) {
+      return Status::Unavailable("injected: endpoint went away");
+    }
+    return Status::Ok();
+  });
+  auto failed = PurgeIdentities(faulty_, layout_, "ns/a/");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("bucket purge"), std::string::npos) << failed.status();
+  EXPECT_FALSE(Has(layout_.HeadKey(kA)));
+  EXPECT_FALSE(Has(layout_.HeadKey("ns/a/1")));
+  EXPECT_FALSE(bucket_.Keys("g/manifests/ns/a/").empty());
+  // ... and calling again finishes.
+  faulty_.ClearRule();
+  auto r = PurgeIdentities(faulty_, layout_, "ns/a/");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->identities, 2u);
+  EXPECT_EQ(r->heads_deleted, 0u);
+  EXPECT_EQ(r->manifests_deleted, 5u + 1u - 2u);
+  EXPECT_TRUE(bucket_.Keys("g/manifests/ns/a/").empty());
+  EXPECT_TRUE(bucket_.Keys("g/heads/ns/a/").empty());
+  // Other identities keep everything; a restore of a purged one finds no state.
+  ExpectRestores(b_, std::nullopt, b_sets_[0]);
+  EXPECT_TRUE(Has(layout_.HeadKey("ns/ab/0")));
+  EXPECT_TRUE(ReadHead(bucket_, layout_, kA).status().IsNotFound());
+
+  // Chunk objects go with GC after the grace period; shared ones stay.
+  clock_.Advance(2 * kHourNs);
+  BucketGcReport gc = Gc(GcOptions());
+  EXPECT_EQ(gc.identities, 2u);
+  EXPECT_FALSE(Has(a_only));
+  EXPECT_TRUE(Has(common)) << "B and ns/ab/0 still reference it";
+  ExpectRestores(b_, std::nullopt, b_sets_[0]);
+}
+
+TEST_F(BucketGcTest, PurgeRejectsAPrefixThatIsNotOneOfSegments) {
+  for (const char* bad : {"", "/", "ns/a", "ns/../", "ns//"}) {
+    EXPECT_EQ(PurgeIdentities(bucket_, layout_, bad).status().code(), StatusCode::kInvalidArgument)
+        << bad;
+  }
+  auto none = PurgeIdentities(bucket_, layout_, "ns/none/");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->identities, 0u);
+}
+
 TEST_F(BucketGcTest, RejectsNegativeDurations) {
   BucketGcOptions o = GcOptions();
   o.grace = std::chrono::seconds(-1);

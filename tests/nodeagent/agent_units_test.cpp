@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "agent_policy.h"
@@ -392,9 +393,16 @@ TEST(AgentStorePurgerTest, DeletesOnlyTheStoresOfThePurgedPolicy) {
                                             {"statefulSet", "old"},
                                             {"requested", "2025-11-27T12:00:00Z"}}})
                                   .dump()}}}};
+  std::vector<std::string> forgotten;
   size_t n = ApplyPurges(
-      cm, &reg, [&](const PodIdentity& id) { return id == busy; }, nullptr);
+      cm, &reg, [&](const PodIdentity& id) { return id == busy; }, nullptr,
+      [&](const PodIdentity& id) {
+        EXPECT_TRUE(reg.Exists(id)) << "called before the store is deleted";
+        forgotten.push_back(id.Key());
+      });
   EXPECT_EQ(n, 2u);
+  std::sort(forgotten.begin(), forgotten.end());
+  EXPECT_EQ(forgotten, (std::vector<std::string>{"shop/old/0", "shop/old/1"}));
   EXPECT_FALSE(reg.Exists(gone0));
   EXPECT_FALSE(reg.Exists(gone1));
   EXPECT_FALSE(Exists(gone0.StoreDir(d.Sub("stores"))));

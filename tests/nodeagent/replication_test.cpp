@@ -11,14 +11,16 @@
 #include "libreplica/fault_bucket.h"
 #include "libreplica/layout.h"
 #include "libreplica/memory_bucket.h"
+#include "libreplica/secret_credentials.h"
 #include "replication_manager.h"
-#include "s3_credentials.h"
 #include "store_registry.h"
 
 namespace dk::agent {
 namespace {
 
 using nlohmann::json;
+using replica::CredentialsFingerprint;
+using replica::CredentialsFromSecret;
 using testing::TempDir;
 using testing::WaitFor;
 using testing::WriteFile;

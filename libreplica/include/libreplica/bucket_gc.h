@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "libreplica/bucket.h"
@@ -79,5 +80,23 @@ struct BucketGcReport {
 // Errors from the bucket abort the run; what was deleted before stays deleted (safely).
 Result<BucketGcReport> CollectBucketGarbage(Bucket& bucket, const BucketLayout& layout,
                                             const BucketGcOptions& options);
+
+struct PurgeReport {
+  uint64_t identities = 0;  // identities with a head or manifests that matched
+  uint64_t heads_deleted = 0;
+  uint64_t manifests_deleted = 0;
+};
+
+// Deletes the bucket copies of every identity that starts with `identity_prefix` (which must
+// end in '/', e.g. "demo/db/" for the pods of StatefulSet db in namespace demo; an identity
+// equal to the prefix without its '/' is not matched): first their heads, then all their
+// manifests — the referrer before the referenced, so a restore never reads a head whose
+// manifest is gone. Their chunk objects become unreferenced and go with the next bucket GC of
+// the prefix (after the grace period, like any other garbage: other identities may share them).
+// Call it only once nothing replicates these identities any more: a replicator still running
+// would write a new head. A failure leaves what is not deleted yet; calling again finishes.
+// InvalidArgument when `identity_prefix` does not end in '/' or is not a valid identity prefix.
+Result<PurgeReport> PurgeIdentities(Bucket& bucket, const BucketLayout& layout,
+                                    std::string_view identity_prefix, Logger* logger = nullptr);
 
 }  // namespace dk::replica

@@ -3,7 +3,8 @@
 // API server returns them.
 //
 // The secret values never appear in a Status or a log line: errors name the Secret and the key,
-// not the value. Pure functions; thread-safe.
+// not the value. Pure functions; thread-safe. Used by the agent (replication, restores) and the
+// operator (bucket GC and purges).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,7 +13,7 @@
 #include "libs3/credentials.h"
 #include "libstate/result.h"
 
-namespace dk::agent {
+namespace dk::replica {
 
 // The credentials held by `secret` (a v1 Secret object). InvalidArgument naming the Secret
 // (`where`, e.g. "Secret diffkeeper-system/s3-creds") and the key when a required key is
@@ -24,4 +25,4 @@ Result<s3::Credentials> CredentialsFromSecret(const nlohmann::json& secret,
 // second copy of the values around.
 std::string CredentialsFingerprint(const s3::Credentials& c);
 
-}  // namespace dk::agent
+}  // namespace dk::replica

@@ -1,4 +1,4 @@
-#include "s3_credentials.h"
+#include "libreplica/secret_credentials.h"
 
 #include <openssl/evp.h>
 
@@ -7,7 +7,7 @@
 
 #include "libstate/hash.h"
 
-namespace dk::agent {
+namespace dk::replica {
 namespace {
 
 using nlohmann::json;
@@ -66,4 +66,4 @@ std::string CredentialsFingerprint(const s3::Credentials& c) {
   return HashBytes(AsBytes(all)).Hex();
 }
 
-}  // namespace dk::agent
+}  // namespace dk::replica
