@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "base64.h"
+#include "bucket_maintenance.h"
 #include "libkube/object_meta.h"
 #include "libstate/hash.h"
 #include "policy_spec.h"
@@ -134,11 +135,14 @@ json DesiredAgentConfig(const InstallationOptions& o, const std::vector<json>& p
     if (!spec.ok()) continue;  // the policy's status says why; agents never see a bad spec
     if (IsDeleting(p)) {
       if (spec->on_delete == "Delete" && purge_uids.insert(kube::GetUid(p)).second) {
-        purge.push_back({{"namespace", kube::GetNamespace(p)},
-                         {"policy", kube::GetName(p)},
-                         {"uid", kube::GetUid(p)},
-                         {"statefulSet", spec->target_name},
-                         {"requested", FormatRfc3339(now)}});
+        json entry = {{"namespace", kube::GetNamespace(p)},
+                      {"policy", kube::GetName(p)},
+                      {"uid", kube::GetUid(p)},
+                      {"statefulSet", spec->target_name},
+                      {"requested", FormatRfc3339(now)}};
+        // The bucket, so that the operator's bucket GC keeps collecting what the purge left.
+        entry.update(PurgeEntryStorage(*spec));
+        purge.push_back(std::move(entry));
       }
       continue;
     }

@@ -12,6 +12,7 @@
 #include "libkube/in_cluster_config.h"
 #include "libkube/kubeconfig.h"
 #include "libkube/leader_elector.h"
+#include "libsvc/duration.h"
 #include "libsvc/flags.h"
 #include "libsvc/http_server.h"
 #include "libsvc/logging.h"
@@ -57,6 +58,9 @@ struct Flags {
   std::chrono::milliseconds purge_timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds restore_grace{std::chrono::seconds(30)};
   std::chrono::milliseconds replication_degraded_after{std::chrono::minutes(5)};
+  std::chrono::milliseconds bucket_gc_interval{std::chrono::hours(6)};
+  std::chrono::milliseconds bucket_gc_grace{std::chrono::hours(24)};
+  std::string s3_ca_file;
   std::chrono::milliseconds drain{std::chrono::seconds(10)};
 };
 
@@ -145,11 +149,24 @@ int Run(int argc, char** argv) {
                  "Extra time past a policy's restore timeout before a StateRestore is failed.");
   flags.Duration("replication-degraded-after", &f.replication_degraded_after,
                  "A policy whose replication to S3 fails this long becomes Degraded.");
+  flags.Duration("bucket-gc-interval", &f.bucket_gc_interval,
+                 "Garbage-collect each S3 bucket prefix of the policies this often (0 = never).");
+  flags.Duration("bucket-gc-grace", &f.bucket_gc_grace,
+                 "Unreferenced bucket objects younger than this are kept (uploads in flight; at "
+                 "least the agents' grace, 24h).");
+  flags.String("s3-ca-file", &f.s3_ca_file,
+               "CA certificates for https S3 endpoints besides the system's (bucket GC).");
   flags.Duration("shutdown-drain", &f.drain, "How long in-flight requests may take at shutdown.");
   Status st = flags.Parse(argc, argv);
   if (flags.help_requested()) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
+  }
+  if (st.ok() && f.bucket_gc_grace < std::chrono::hours(24)) {
+    // The agents reuse bucket objects written within 12 h (ReplicatorOptions::gc_grace / 2).
+    st = Status::InvalidArgument("--bucket-gc-grace " + svc::FormatDuration(f.bucket_gc_grace) +
+                                 " is shorter than the agents' replication grace (24h): GC "
+                                 "could delete chunks that uploads in flight reuse");
   }
   if (!st.ok()) {
     std::fprintf(stderr, "diffkeeper-operator: %s\n", st.message().c_str());
@@ -230,6 +247,9 @@ int Run(int argc, char** argv) {
   oo.restore_grace = std::chrono::duration_cast<std::chrono::seconds>(f.restore_grace);
   oo.replication_degraded_after =
       std::chrono::duration_cast<std::chrono::seconds>(f.replication_degraded_after);
+  oo.bucket_gc.interval = std::chrono::duration_cast<std::chrono::seconds>(f.bucket_gc_interval);
+  oo.bucket_gc.grace = std::chrono::duration_cast<std::chrono::seconds>(f.bucket_gc_grace);
+  oo.s3_ca_file = f.s3_ca_file;
   Operator op(client.get(), oo, logger.get(), &metrics, &events);
   metrics.AddCallbackGauge("operator_workqueue_depth", "Keys waiting in the work queue.",
                            [&op] { return static_cast<double>(op.QueueDepth()); });

@@ -77,6 +77,16 @@ Operator::Operator(kube::Client* client, OperatorOptions options, Logger* logger
       metrics_(metrics),
       queue_(kube::WorkQueueOptions{std::chrono::milliseconds(50), std::chrono::minutes(5), 0, 100,
                                     nullptr}) {
+  BucketOpener opener = options_.bucket_opener;
+  if (!opener) {
+    opener = MakeS3BucketOpener(
+        [this](const std::string& name) {
+          return client_->Get(kube::resources::Secrets(), options_.install.ns, name);
+        },
+        options_.install.ns, options_.s3_ca_file, logger_);
+  }
+  buckets_ =
+      std::make_unique<BucketMaintainer>(std::move(opener), options_.bucket_gc, metrics, logger_);
   auto make = [this](kube::ResourceRef ref, std::string ns, std::string labels, std::string fields,
                      std::string name) {
     kube::InformerOptions o;
@@ -264,11 +274,22 @@ void Operator::RunAsLeader(kube::Cancellation* leading) {
   std::vector<std::thread> workers;
   for (int i = 0; i < std::max(1, options_.workers); ++i)
     workers.emplace_back([this] { Worker(); });
+  // Bucket GC: one run at a time, beside the workers (a run may take minutes on a big bucket).
+  std::thread maintenance;
+  if (options_.bucket_gc.interval.count() > 0) {
+    maintenance = std::thread([this, leading] {
+      while (!leading->IsCancelled() && !queue_.ShuttingDown()) {
+        MaintainBuckets();
+        if (!leading->SleepFor(kube::RealClock(), options_.bucket_gc_check)) break;
+      }
+    });
+  }
   while (!leading->IsCancelled() && !queue_.ShuttingDown()) {
     if (leading->SleepFor(kube::RealClock(), options_.resync)) EnqueueAll();
   }
   queue_.ShutDown();
   for (auto& t : workers) t.join();
+  if (maintenance.joinable()) maintenance.join();  // after its current run
   leading_.store(false);
   metrics_.leader->Set(0);
   logger_->Info("Stopped reconciling", {{"identity", options_.identity}});
@@ -498,6 +519,36 @@ Status Operator::FinalizePolicy(const json& policy, const Result<PolicySpec>& sp
     } else {
       outcome = "stored versions deleted (retention.onDelete: Delete)";
     }
+    // The bucket's copies, once no agent replicates these identities any more (agents stop
+    // replicating a store when they purge it).
+    if (spec->s3) {
+      Status purged = PurgeBucket(policy, *spec);
+      if (!purged.ok() && !timed_out) {
+        bool announce;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          announce = purge_announced_.insert(uid + "/bucket").second;
+        }
+        if (announce) {
+          Event(regarding, true, "BucketPurgeFailed", "Finalize",
+                "deleting the bucket copies failed (retrying until the purge timeout): " +
+                    purged.message());
+        }
+        logger_->Warn("Deleting the bucket copies of a deleted policy failed; retrying",
+                      {{"namespace", ns}, {"name", name}, {"error", purged.ToString()}});
+        out->requeue_after = std::chrono::seconds(10);
+        return Status::Ok();
+      }
+      if (!purged.ok()) {
+        std::string msg = "bucket copies NOT deleted within " +
+                          svc::FormatDuration(options_.purge_timeout) + ": " + purged.message();
+        Event(regarding, true, "PurgeIncomplete", "Finalize", msg);
+        outcome += "; " + msg;
+      } else {
+        outcome += "; bucket copies deleted from s3://" + spec->s3->bucket + "/" +
+                   NormalizedS3(*spec->s3).prefix;
+      }
+    }
   }
   json finalizers = json::array();
   for (const auto& f : policy["metadata"].value("finalizers", json::array())) {
@@ -513,12 +564,78 @@ Status Operator::FinalizePolicy(const json& policy, const Result<PolicySpec>& sp
   {
     std::lock_guard<std::mutex> lock(mu_);
     purge_announced_.erase(uid);
+    purge_announced_.erase(uid + "/bucket");
+    bucket_purged_.erase(uid);
   }
   std::string target = spec.ok() ? spec->target_name : "(invalid spec)";
   Event(regarding, false, "ProtectionRemoved", "Finalize",
         "protection of StatefulSet " + target + " removed; " + outcome);
   logger_->Info("Removed StatePolicy finalizer",
                 {{"namespace", ns}, {"name", name}, {"outcome", outcome}});
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------------------ buckets
+
+void Operator::MaintainBuckets() {
+  json purge_list = json::array();
+  auto config = client_->Get(kube::resources::ConfigMaps(), options_.install.ns,
+                             options_.install.agent_config);
+  if (config.ok()) {
+    const std::string text = config->value("data", json::object()).value("purge.json", "");
+    json parsed = json::parse(text.empty() ? "[]" : text, nullptr, false);
+    if (parsed.is_array()) purge_list = std::move(parsed);
+  } else if (!kube::IsNotFound(config.status())) {
+    logger_->Warn(
+        "Reading the agent configuration for bucket GC failed; purged policies' "
+        "buckets wait for the next check",
+        {{"configMap", options_.install.agent_config}, {"error", config.status().ToString()}});
+  }
+  const std::vector<BucketTarget> targets = BucketTargets(policies_->cache().List(), purge_list);
+  for (const GcOutcome& o : buckets_->RunDue(targets, std::chrono::steady_clock::now())) {
+    if (o.status.ok()) continue;
+    for (const auto& key : o.target->policies) {
+      auto parts = SplitKey(key);
+      if (parts.size() != 2) continue;
+      if (auto p = policies_->Get(parts[0], parts[1])) {
+        Event(Regarding(*p, kApiVersion, "StatePolicy"), true, "BucketGCFailed", "CollectGarbage",
+              o.status.message());
+      }
+    }
+  }
+}
+
+Status Operator::PurgeBucket(const json& policy, const PolicySpec& spec) {
+  const std::string uid = kube::GetUid(policy);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (bucket_purged_.count(uid)) return Status::Ok();
+  }
+  BucketTarget target;
+  target.s3 = NormalizedS3(*spec.s3);
+  target.keep_last = static_cast<uint32_t>(std::max(1, spec.keep_versions));
+  if (spec.keep_for) {
+    target.keep_within = std::chrono::duration_cast<std::chrono::seconds>(*spec.keep_for);
+  }
+  // Live policies sharing the prefix keep what they ask for.
+  for (const auto& t : BucketTargets(policies_->cache().List(), json::array())) {
+    if (t.Key() != target.Key()) continue;
+    target.keep_last = std::max(target.keep_last, t.keep_last);
+    target.keep_within = std::max(target.keep_within, t.keep_within);
+    target.policies = t.policies;
+  }
+  DK_ASSIGN_OR_RETURN(replica::PurgeReport r,
+                      buckets_->Purge(target, kube::GetNamespace(policy), spec.target_name));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    bucket_purged_.insert(uid);
+  }
+  logger_->Info("Deleted the bucket copies of a deleted policy",
+                {{"namespace", kube::GetNamespace(policy)},
+                 {"name", kube::GetName(policy)},
+                 {"bucket", target.Describe()},
+                 {"identities", r.identities},
+                 {"manifestsDeleted", r.manifests_deleted}});
   return Status::Ok();
 }
 

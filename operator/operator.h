@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "admission_webhook.h"
+#include "bucket_maintenance.h"
 #include "installation.h"
 #include "libkube/cancellation.h"
 #include "libkube/client.h"
@@ -61,6 +62,12 @@ struct OperatorOptions {
   std::chrono::seconds restore_grace{30};
   // A policy whose replication to S3 fails this long is Degraded (reason ReplicationFailing).
   std::chrono::seconds replication_degraded_after{300};
+  // Bucket GC of policies with storage S3 (bucket_maintenance.h): each bucket prefix at most
+  // every `interval` (0 = never; purges still happen), checked every `bucket_gc_check`.
+  BucketMaintenanceOptions bucket_gc;
+  std::chrono::milliseconds bucket_gc_check = std::chrono::minutes(1);
+  std::string s3_ca_file;      // extra CA certificates for https S3 endpoints
+  BucketOpener bucket_opener;  // tests; empty = S3 with the credentials Secret
 };
 
 struct OperatorMetrics {
@@ -116,6 +123,10 @@ class Operator {
   Status Dispatch(const std::string& key, Outcome* out);
 
   Status ReconcilePolicy(const std::string& ns, const std::string& name, Outcome* out);
+  // Bucket GC of every target that is due (the leader's maintenance thread).
+  void MaintainBuckets();
+  // With storage S3 and onDelete Delete: deletes the bucket copies of the policy's identities.
+  Status PurgeBucket(const nlohmann::json& policy, const PolicySpec& spec);
   Status FinalizePolicy(const nlohmann::json& policy, const Result<PolicySpec>& spec, Outcome* out);
   Status ReconcilePod(const std::string& ns, const std::string& name, Outcome* out);
   // `full`: also the agent DaemonSet and the webhook certificate (the "installation" key);
@@ -140,6 +151,7 @@ class Operator {
   OperatorMetrics metrics_;
   kube::WorkQueue queue_;
 
+  std::unique_ptr<BucketMaintainer> buckets_;
   std::unique_ptr<kube::Informer> policies_;
   std::unique_ptr<kube::Informer> restores_;
   std::unique_ptr<kube::Informer> statefulsets_;
@@ -158,6 +170,7 @@ class Operator {
   std::string cert_pem_, key_pem_;
   std::map<std::string, int> gate_failures_;  // pod uid → restore-wait failures reported
   std::set<std::string> purge_announced_;     // policy uids
+  std::set<std::string> bucket_purged_;       // policy uids whose bucket copies are deleted
   std::set<std::string> terminal_restores_;   // restore uids counted in metrics
   nlohmann::json owner_ref_;                  // cached OwnerReference()
   bool owner_looked_up_ = false;
