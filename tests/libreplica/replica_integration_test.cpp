@@ -493,5 +493,62 @@ TEST_F(ReplicaIntegrationTest, BucketGcDeletesOnlyUnreferencedObjectsOlderThanTh
   ExpectRestores(*bucket_, "ns/db/0", std::nullopt, trees[sets[2]]);
 }
 
+TEST_F(ReplicaIntegrationTest, PurgeOfAStatefulSetsIdentitiesThenGcLeavesOthersRestorable) {
+  // demo/db/0 and demo/db/1 (the StatefulSet being purged) and demo/web/0 share a chunk.
+  TempDir dir("dk-replica-it-purge");
+  SplitMix64 rng(7);
+  const Bytes shared = rng.RandomBytes(300'000);
+  std::map<std::string, std::unique_ptr<Store>> stores;
+  std::map<std::string, Tree> trees;
+  std::map<std::string, std::string> own_keys;
+  for (const std::string id : {"demo/db/0", "demo/db/1", "demo/web/0"}) {
+    const std::string d = dir.Sub(id);
+    WriteFile(d + "/data/shared.bin", shared);
+    WriteFile(d + "/data/own.txt", "only " + id + "\n");
+    stores[id] = OpenStoreOrDie(d + "/store", dk::testing::FastOptions());
+    auto c = CaptureOrDie(*stores[id], d + "/data");
+    trees[id] = ReadTree(d + "/data");
+    auto m = stores[id]->Manifest(c.set);
+    ASSERT_TRUE(m.ok()) << m.status();
+    for (const auto& e : m->entries) {
+      if (e.path == "own.txt") own_keys[id] = layout_.ObjectKey(e.chunks.at(0));
+    }
+    auto rep = NewReplicator(stores[id].get(), bucket_.get(), Options(id));
+    rep->Start();
+    ASSERT_TRUE(rep->WaitIdle(kWait).ok()) << rep->status().last_error;
+    rep->Stop();
+  }
+
+  auto purged = PurgeIdentities(*bucket_, layout_, "demo/db/");
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(purged->identities, 2u);
+  EXPECT_EQ(purged->heads_deleted, 2u);
+  EXPECT_EQ(purged->manifests_deleted, 2u);
+  EXPECT_EQ(ReadHead(*bucket_, layout_, "demo/db/0").status().code(), StatusCode::kNotFound);
+  auto left = s3::S3Client::Create(S3Options())
+                  .value()
+                  ->ListAllObjects(layout_.prefix() + "manifests/demo/db/");
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_TRUE(left->empty());
+
+  // GC on the server's clock a day and an hour later: the purged pods' own chunks go, the
+  // shared one stays for demo/web/0, which still restores byte-exact.
+  BucketGcOptions o;
+  o.grace = std::chrono::hours(24);
+  auto now = CollectBucketGarbage(*bucket_, layout_, o);  // takes the server's clock
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_EQ(now->objects_deleted, 0u) << "everything is younger than the grace";
+  const int64_t later = now->now_ns + 25 * dk::testing::kHourNs;
+  o.now = [later]() -> Result<int64_t> { return later; };
+  auto r = CollectBucketGarbage(*bucket_, layout_, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->identities, 1u);
+  EXPECT_EQ(r->objects_deleted, 2u) << "own.txt of db-0 and db-1";
+  EXPECT_EQ(bucket_->Head(own_keys["demo/db/0"]).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(bucket_->Head(own_keys["demo/db/1"]).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(bucket_->Head(own_keys["demo/web/0"]).ok());
+  ExpectRestores(*bucket_, "demo/web/0", std::nullopt, trees["demo/web/0"]);
+}
+
 }  // namespace
 }  // namespace dk::replica
