@@ -5,6 +5,7 @@
 #include "coding.h"
 #include "libstate/delta.h"
 #include "storage_policy.h"
+#include "zstd_context.h"
 
 namespace dk {
 namespace {
@@ -36,8 +37,10 @@ std::string EncodeHeader(const ObjectHeader& h) {
 }
 
 Result<Bytes> ZstdCompress(ByteView in, int level) {
+  ZSTD_CCtx* const cctx = ThreadCCtx();
+  if (!cctx) return Status::Internal("zstd compress: cannot allocate a compression context");
   Bytes out(ZSTD_compressBound(in.size()));
-  size_t n = ZSTD_compress(out.data(), out.size(), in.data(), in.size(), level);
+  size_t n = ZSTD_compressCCtx(cctx, out.data(), out.size(), in.data(), in.size(), level);
   if (ZSTD_isError(n))
     return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(n));
   out.resize(n);
@@ -224,8 +227,10 @@ Result<Bytes> ObjectStore::ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth
     unsigned long long declared = ZSTD_getFrameContentSize(payload.data(), payload.size());
     if (declared != h.raw_size)
       return Status::Corruption("object " + id.Hex() + ": compressed frame size mismatch");
+    ZSTD_DCtx* const dctx = ThreadDCtx();
+    if (!dctx) return Status::Internal("zstd: cannot allocate a decompression context");
     out.resize(h.raw_size);
-    size_t n = ZSTD_decompress(out.data(), out.size(), payload.data(), payload.size());
+    size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), payload.data(), payload.size());
     if (ZSTD_isError(n) || n != h.raw_size) {
       return Status::Corruption("object " + id.Hex() + ": cannot decompress: " +
                                 (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output"));

@@ -38,6 +38,8 @@
 #include <memory>
 #include <string>
 
+#include "zstd_context.h"
+
 namespace dk::internal {
 namespace {
 
@@ -55,13 +57,6 @@ constexpr size_t kHeaderSize = 24;
 // this total size.
 constexpr uint64_t kLdmAboveTotal = uint64_t{4} << 20;
 constexpr int kLdmBelowLevel = 3;
-
-struct CCtxDeleter {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-struct DCtxDeleter {
-  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
-};
 
 uint64_t Load64(const uint8_t* p) {
   uint64_t v = 0;
@@ -169,7 +164,7 @@ Result<Bytes> MakeZstdPatch(ByteView base, ByteView target, int level, bool chec
                                    std::to_string(ZSTD_minCLevel()) + ", " +
                                    std::to_string(ZSTD_maxCLevel()) + "]");
   }
-  std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx(ZSTD_createCCtx());
+  ZSTD_CCtx* const cctx = ThreadCCtx();
   if (!cctx) return Status::Internal("zstd delta: cannot allocate a compression context");
   const uint64_t total = uint64_t{base.size()} + target.size();
   const int window_log = WindowLogFor(total);
@@ -188,18 +183,18 @@ Result<Bytes> MakeZstdPatch(ByteView base, ByteView target, int level, bool chec
       {ZSTD_c_dictIDFlag, 0, "dictIDFlag"},
   };
   for (const Param& p : params) {
-    size_t rc = ZSTD_CCtx_setParameter(cctx.get(), p.param, p.value);
+    size_t rc = ZSTD_CCtx_setParameter(cctx, p.param, p.value);
     if (ZSTD_isError(rc)) return ZstdFailed(std::string("setting ") + p.name, rc);
   }
   // Same patch whether or not base and target happen to be adjacent in memory. Experimental:
   // ignored by a libzstd that lacks it (output is then still valid, only possibly different).
-  (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_deterministicRefPrefix, 1);
-  size_t rc = ZSTD_CCtx_refPrefix(cctx.get(), base.data(), base.size());
+  (void)ZSTD_CCtx_setParameter(cctx, ZSTD_c_deterministicRefPrefix, 1);
+  size_t rc = ZSTD_CCtx_refPrefix(cctx, base.data(), base.size());
   if (ZSTD_isError(rc)) return ZstdFailed("referencing the base", rc);
 
   Bytes patch(kHeaderSize + ZSTD_compressBound(target.size()));
-  size_t frame_size = ZSTD_compress2(cctx.get(), patch.data() + kHeaderSize,
-                                     patch.size() - kHeaderSize, target.data(), target.size());
+  size_t frame_size = ZSTD_compress2(cctx, patch.data() + kHeaderSize, patch.size() - kHeaderSize,
+                                     target.data(), target.size());
   if (ZSTD_isError(frame_size)) return ZstdFailed("compressing the target", frame_size);
   patch.resize(kHeaderSize + frame_size);
   patch.shrink_to_fit();
@@ -264,16 +259,16 @@ Result<Bytes> ApplyZstdPatch(ByteView base, ByteView patch, size_t max_output) {
                    " bytes of content, the header (offset 8) " + std::to_string(target_size));
   }
 
-  std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx(ZSTD_createDCtx());
+  ZSTD_DCtx* const dctx = ThreadDCtx();
   if (!dctx) return Status::Internal("zstd delta: cannot allocate a decompression context");
-  size_t rc = ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax,
+  size_t rc = ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax,
                                      WindowLogFor(uint64_t{base.size()} + target_size));
   if (ZSTD_isError(rc)) return ZstdFailed("setting windowLogMax", rc);
-  rc = ZSTD_DCtx_refPrefix(dctx.get(), base.data(), base.size());
+  rc = ZSTD_DCtx_refPrefix(dctx, base.data(), base.size());
   if (ZSTD_isError(rc)) return ZstdFailed("referencing the base", rc);
 
   Bytes out(static_cast<size_t>(target_size));
-  size_t got = ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(), frame.data(), frame.size());
+  size_t got = ZSTD_decompressDCtx(dctx, out.data(), out.size(), frame.data(), frame.size());
   if (ZSTD_isError(got)) {
     return corrupt(std::string("decoding the zstd frame at offset 24 failed: ") +
                    ZSTD_getErrorName(got));

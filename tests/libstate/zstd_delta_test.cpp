@@ -9,6 +9,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "libstate/delta.h"
 #include "libstate/delta_test_data.h"
@@ -228,6 +229,46 @@ TEST(ZstdDeltaTest, EveryLevelRoundTrips) {
     Result<Bytes> out = ApplyDelta(DeltaEngine::kZstdPatchFrom, base, *patch, target.size());
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_TRUE(*out == target);
+  }
+}
+
+// Compression contexts are reused per thread: a patch must not depend on what the thread
+// compressed before (other levels, LDM, another base, a failed call). Each patch is compared
+// with the one a fresh thread (fresh contexts) makes from the same inputs.
+TEST(ZstdDeltaTest, PatchesDoNotDependOnWhatTheThreadDidBefore) {
+  const uint64_t seed = DeltaTestSeed();
+  SCOPED_TRACE(SeedTrace(seed));
+  std::mt19937_64 rng(seed);
+  Bytes base = testing::RandomBytes(rng, 96 << 10);
+  Bytes target = testing::InsertDelete(testing::ScatterEdits(base, rng, 0.01), rng, 10, 100);
+  Bytes big = testing::RandomBytes(rng, 5 << 20);  // LDM on, another window
+  Bytes big_target = testing::ScatterEdits(big, rng, 0.001);
+  auto make = [](ByteView b, ByteView t, int level) {
+    DeltaOptions o;
+    o.zstd_level = level;
+    Result<Bytes> p = MakeDelta(DeltaEngine::kZstdPatchFrom, b, t, o);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : Bytes{};
+  };
+  auto fresh = [&](ByteView b, ByteView t, int level) {
+    Bytes out;
+    std::thread([&] { out = make(b, t, level); }).join();
+    return out;
+  };
+  for (int level : {1, 9, 19, -3}) {
+    SCOPED_TRACE("level " + std::to_string(level));
+    (void)make(big, big_target, level == 3 ? 1 : 3);  // leave the context in another state
+    DeltaOptions bad;
+    bad.zstd_level = 99;
+    (void)MakeDelta(DeltaEngine::kZstdPatchFrom, base, target, bad);
+    Bytes reused = make(base, target, level);
+    EXPECT_TRUE(reused == fresh(base, target, level));
+    Result<Bytes> out = ApplyDelta(DeltaEngine::kZstdPatchFrom, base, reused, target.size());
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_TRUE(*out == target);
+    // A wrong base right after must still fail, not decode against a stale prefix.
+    Result<Bytes> wrong = ApplyDelta(DeltaEngine::kZstdPatchFrom, big, reused, target.size());
+    EXPECT_FALSE(wrong.ok());
   }
 }
 
