@@ -132,7 +132,7 @@ Status Migrator::MigrateV1(LmdbTxn& txn) {
     uint64_t read = 0;
     DK_RETURN_IF_ERROR(
         s_->StoreContent(txn, -1, content, prev ? &*prev : nullptr, v.seq, &v, &read));
-    if (head && head->content_hash == v.content_hash && head->mode == v.mode) continue;
+    if (head && head->root == v.root && head->mode == v.mode) continue;
     FileHead h;
     h.latest_seq = v.seq;
     h.latest_set = set;

@@ -158,7 +158,8 @@ Status StoreImpl::OpenDbs(bool create) {
                                       ", newer than this build supports (" +
                                       std::to_string(kSchemaVersion) + ")");
   }
-  if (schema != 0 && schema < kSchemaVersion && !create) {
+  // Schema 2 differs from 3 only in what new records hold (see FORMAT.md): readable as is.
+  if (schema != 0 && schema < 2 && !create) {
     return Status::FailedPrecondition("store " + path_ + " has old schema " +
                                       std::to_string(schema) + ": open it for writing to migrate");
   }
@@ -187,10 +188,15 @@ Status StoreImpl::OpenDbs(bool create) {
   if (schema == 0) {
     DK_RETURN_IF_ERROR(txn.Put(dbs_.meta, kSchemaKey, std::to_string(kSchemaVersion)));
     DK_RETURN_IF_ERROR(txn.Put(dbs_.meta, kNextSetKey, "1"));
-  } else if (schema < kSchemaVersion) {
+  } else if (schema < kSchemaVersion && create) {
     log_->Info("Migrating store", {{"store", path_}, {"from", schema}, {"to", kSchemaVersion}});
-    Migrator m(this);
-    DK_RETURN_IF_ERROR_CTX(m.MigrateV1(txn), "migrate store " + path_ + " from schema 1");
+    if (schema == 1) {
+      Migrator m(this);
+      DK_RETURN_IF_ERROR_CTX(m.MigrateV1(txn), "migrate store " + path_ + " from schema 1");
+    }
+    // 2 -> 3 rewrites no record: schema 3 only stops filling in the whole-content hash of
+    // file versions. The number changes so that builds that still check that hash refuse
+    // the store instead of reporting its new versions as corrupt.
     DK_RETURN_IF_ERROR(txn.Put(dbs_.meta, kSchemaKey, std::to_string(kSchemaVersion)));
   }
   return txn.Commit();  // also for read txns: aborting would close the new dbi handles
@@ -263,7 +269,6 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
   struct stat fst;
   uint64_t expected = (fd >= 0 && fstat(fd, &fst) == 0) ? static_cast<uint64_t>(fst.st_size) : 0;
   uint64_t got = 0;
-  Sha256 whole;
   v->chunks.clear();
   v->chunk_sizes.clear();
   v->new_stored_bytes = 0;
@@ -292,7 +297,6 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
     size_t len = chunker_->NextCut(rest);
     ByteView chunk = rest.subspan(0, len);
     ObjectId id = HashBytes(chunk);
-    whole.Update(chunk);
     if (!objects_->Exists(txn, id)) {
       std::vector<ObjectId> bases;
       Bytes base_bytes;
@@ -332,7 +336,9 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
     file_off += len;
     v->size += len;
   }
-  v->content_hash = whole.Finish();
+  // No whole-content hash (schema 3): the Merkle root over the chunk ids identifies the
+  // content, and every chunk is checked against its id on every read.
+  v->content_hash = ObjectId{};
   v->root = MerkleRoot(v->chunks);
   if (v->chunks.size() > 1) {
     v->kind = VersionKind::kChunked;
@@ -483,8 +489,8 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
         }
         continue;
       }
-      if (live_same_type && head->content_hash == v.content_hash && head->mode == v.mode &&
-          head->uid == v.uid && head->gid == v.gid) {
+      if (live_same_type && head->root == v.root && head->mode == v.mode && head->uid == v.uid &&
+          head->gid == v.gid) {
         // Same content and metadata (only times moved): refresh the stat cache, no version.
         FileHead h = *head;
         h.mtime_ns = v.mtime_ns;

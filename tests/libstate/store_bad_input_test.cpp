@@ -451,12 +451,15 @@ TEST_F(BadInputTest, NewerSchemaIsRefusedNamingBothVersions) {
   { OpenStoreOrDie(store_, Opts()); }
   {
     RawStoreForTest raw(store_);
-    raw.Put("meta", "schema", "3");
+    raw.Put("meta", "schema", std::to_string(kSchemaVersion + 1));
   }
   auto s = Store::Open(store_, Opts(), OpenMode::kReadWrite);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(Contains(s.status().message(), "schema 3")) << s.status();
+  EXPECT_TRUE(Contains(s.status().message(), "schema " + std::to_string(kSchemaVersion + 1)))
+      << s.status();
+  EXPECT_TRUE(Contains(s.status().message(), "(" + std::to_string(kSchemaVersion) + ")"))
+      << s.status();
 }
 
 TEST_F(BadInputTest, UnknownRecordedChunkerIsCorruption) {

@@ -11,6 +11,8 @@
 #include <map>
 #include <set>
 
+#include "libstate/chunker.h"
+#include "libstate/hash.h"
 #include "libstate/legacy_v1.h"
 #include "libstate/merkle.h"
 #include "libstate/store_test_util.h"
@@ -19,6 +21,14 @@ namespace dk {
 namespace {
 
 using namespace dk::testing;  // NOLINT: test helpers
+
+// The root a file version of `content` has: Merkle root over the ids of its chunks.
+ObjectId ContentRoot(ByteView content, const ChunkerParams& params) {
+  std::vector<ObjectId> ids;
+  for (const ChunkSpan& c : Chunker(params).Split(content))
+    ids.push_back(HashBytes(content.subspan(c.offset, c.size)));
+  return MerkleRoot(ids);
+}
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -172,7 +182,8 @@ TEST_F(StoreTest, MigrationFromV1KeepsEveryVersionByteExact) {
         EXPECT_EQ(log[k].time_ns, versions[k].time_ns);
         EXPECT_EQ(log[k].mode, versions[k].mode);
         EXPECT_EQ(log[k].size, versions[k].content.size());
-        EXPECT_EQ(log[k].content_hash, HashBytes(versions[k].content));
+        EXPECT_EQ(log[k].root, ContentRoot(versions[k].content, Opts().chunker));
+        EXPECT_TRUE(log[k].content_hash.IsZero());  // schema 3: no whole-content hash
         EXPECT_EQ(ReadVersionOrDie(*s, path, k + 1), ToString(versions[k].content));
       }
     }
@@ -207,14 +218,14 @@ TEST_F(StoreTest, MigrationFromV1KeepsEveryVersionByteExact) {
   }
   {
     RawStoreForTest raw(store_);
-    EXPECT_EQ(raw.Get("meta", "schema"), std::optional<std::string>("2"));
+    EXPECT_EQ(raw.Get("meta", "schema"), std::optional<std::string>("3"));
     EXPECT_FALSE(raw.HasDb("snapshots"));
   }
   auto ro = Store::Open(store_, Opts(), OpenMode::kReadOnly);
   ASSERT_TRUE(ro.ok()) << ro.status();
   auto stats = (*ro)->Stats();
   ASSERT_TRUE(stats.ok());
-  EXPECT_EQ(stats->schema_version, 2u);
+  EXPECT_EQ(stats->schema_version, kSchemaVersion);
   EXPECT_EQ(stats->files, by_path.size());
   EXPECT_EQ(stats->versions, snaps.size());
 }
@@ -281,8 +292,8 @@ TEST_F(StoreTest, TenMebibyteFileIsChunkedAndRestoredByteExact) {
   for (uint32_t c : v.chunk_sizes) sum += c;
   EXPECT_EQ(sum, big.size());
   EXPECT_EQ(v.size, big.size());
-  EXPECT_EQ(v.content_hash, HashBytes(big));
   EXPECT_EQ(v.root, MerkleRoot(v.chunks));
+  EXPECT_EQ(v.root, ContentRoot(big, ChunkerParams{}));
   EXPECT_EQ(std::set<ObjectId>(v.chunks.begin(), v.chunks.end()).size(), v.chunks.size());
   EXPECT_TRUE(ReadVersionOrDie(*s, "big.bin", 1) == ToString(big));
   Tree t = RestoreTree(*s, std::nullopt);
@@ -329,7 +340,7 @@ TEST_F(StoreTest, MerkleIntegrityDetectsACorruptedObjectAndNamesFileVersionAndOb
     auto log = LogOrDie(*s, "big.bin");
     ASSERT_GE(log[0].chunks.size(), 2u);
     EXPECT_EQ(log[0].root, MerkleRoot(log[0].chunks));
-    EXPECT_EQ(log[0].content_hash, HashBytes(big));
+    EXPECT_EQ(log[0].root, ContentRoot(big, Opts().chunker));
     auto sets = s->Sets();
     ASSERT_TRUE(sets.ok());
     ASSERT_EQ(sets->size(), 1u);
@@ -516,6 +527,46 @@ TEST_F(StoreTest, StatsReportTheSchemaRecordedInTheStoreNotTheBuildsConstant) {
   auto stats = (*ro)->Stats();
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->schema_version, 7u);
+}
+
+// Schema 2 stored a SHA-256 of the whole content of every file version; schema 3 does not
+// (the root identifies it). A schema-2 store is read as it is, also read-only, and the first
+// writable open records 3 and changes no version.
+TEST_F(StoreTest, SchemaTwoStoreIsReadAsIsAndMarkedThreeOnWritableOpen) {
+  WriteFile(src_ + "/a.txt", "version one of a\n");
+  WriteFile(src_ + "/b.txt", "b stays\n");
+  {
+    auto s = Open(Opts());
+    CaptureOrDie(*s, src_);
+  }
+  {
+    RawStoreForTest raw(store_);
+    raw.Put("meta", "schema", "2");
+  }
+  {
+    auto ro = Store::Open(store_, Opts(), OpenMode::kReadOnly);
+    ASSERT_TRUE(ro.ok()) << ro.status();
+    auto st = (*ro)->Stats();
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->schema_version, 2u);
+    EXPECT_EQ(ReadVersionOrDie(**ro, "a.txt", 1), "version one of a\n");
+    EXPECT_EQ(VerifyProblems(**ro), "");
+  }
+  {
+    RawStoreForTest raw(store_);
+    EXPECT_EQ(raw.Get("meta", "schema"), std::optional<std::string>("2"));  // untouched
+  }
+  auto s = Open(Opts());
+  auto st = s->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->schema_version, 3u);
+  EXPECT_EQ(LogOrDie(*s, "a.txt").size(), 1u);
+  WriteFile(src_ + "/a.txt", "version two of a\n");
+  CaptureResult c = CaptureOrDie(*s, src_);
+  EXPECT_EQ(c.changed, 1u);
+  EXPECT_EQ(ReadVersionOrDie(*s, "a.txt", 2), "version two of a\n");
+  EXPECT_EQ(LogOrDie(*s, "b.txt").size(), 1u);
+  EXPECT_EQ(VerifyProblems(*s), "");
 }
 
 }  // namespace

@@ -4,8 +4,9 @@
 //
 // Encoding (EncodeManifest): "DKM1", then records in the store's version encoding; DecodeManifest
 // checks the Merkle root over the entries against the recorded root, so a manifest cannot be
-// altered without detection. RestoreManifest verifies every chunk against its id, every file
-// against its Merkle root and content hash, before anything is written.
+// altered without detection. RestoreManifest checks each file's chunk list against its Merkle
+// root and every chunk against its id as it streams the file into a temporary file, which is
+// renamed into place only when all of it verified.
 #pragma once
 
 #include <string>

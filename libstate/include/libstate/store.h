@@ -41,8 +41,10 @@ struct VersionInfo {
   uint32_t mode = 0;  // permission bits (07777)
   uint32_t uid = 0, gid = 0;
   int64_t mtime_ns = 0;
-  ObjectId content_hash;  // SHA-256 of the whole content (files) or of the link target
-  ObjectId root;          // Merkle root over the content's chunks
+  // Symlinks: SHA-256 of the link target. Files: zero since schema 3 (the root identifies
+  // the content); versions written under schema 1-2 keep the SHA-256 of the whole content.
+  ObjectId content_hash;
+  ObjectId root;  // Merkle root over the content's chunk ids
   std::vector<ObjectId> chunks;
   std::vector<uint32_t> chunk_sizes;
   std::string link_target;        // symlinks
@@ -116,7 +118,7 @@ struct SetManifest;  // libstate/manifest.h
 
 enum class OpenMode { kReadOnly, kReadWrite, kCreate };
 
-constexpr uint32_t kSchemaVersion = 2;
+constexpr uint32_t kSchemaVersion = 3;
 
 class Store {
  public:
@@ -124,7 +126,7 @@ class Store {
 
   // Opens the store in directory `path`. kCreate creates it when absent. A store of an older
   // schema is migrated forward in place (one transaction) when opened for writing; read-only
-  // opening of an old store gives FailedPrecondition.
+  // opening gives FailedPrecondition for schema 1 and reads schema 2 as it is.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options,
                                              OpenMode mode);
 
