@@ -104,6 +104,8 @@ Operator::Operator(kube::Client* client, OperatorOptions options, Logger* logger
   pods_ = make(kube::resources::Pods(), "", std::string(kGatedLabel) + "=true", "", "gated-pods");
   reports_ = make(kube::resources::ConfigMaps(), ns, std::string(kNodeReportLabel) + "=true", "",
                   "node-reports");
+  agent_config_ = make(kube::resources::ConfigMaps(), ns, "",
+                       "metadata.name=" + options_.install.agent_config, "agent-config");
   if (options_.manage_webhook) {
     cert_secret_ = make(kube::resources::Secrets(), ns, "", "metadata.name=" + options_.cert_secret,
                         "webhook-certificate");
@@ -245,9 +247,9 @@ void Operator::Stop() {
 
 std::vector<kube::Informer*> Operator::AllInformers() const {
   std::vector<kube::Informer*> all;
-  for (kube::Informer* i :
-       {policies_.get(), restores_.get(), statefulsets_.get(), pods_.get(), reports_.get(),
-        cert_secret_.get(), webhook_configs_[0].get(), webhook_configs_[1].get()}) {
+  for (kube::Informer* i : {policies_.get(), restores_.get(), statefulsets_.get(), pods_.get(),
+                            reports_.get(), agent_config_.get(), cert_secret_.get(),
+                            webhook_configs_[0].get(), webhook_configs_[1].get()}) {
     if (i != nullptr) all.push_back(i);
   }
   return all;
@@ -402,11 +404,7 @@ Status Operator::ReconcilePolicy(const std::string& ns, const std::string& name,
   Result<PolicySpec>* spec_ptr = &spec;
   if (spec.ok()) sts = statefulsets_->Get(ns, spec->target_name);
   bool credentials = true;
-  if (spec.ok() && spec->s3) {
-    auto secret =
-        client_->Get(kube::resources::Secrets(), options_.install.ns, spec->s3->credentials_secret);
-    if (!secret.ok() && kube::IsNotFound(secret.status())) credentials = false;
-  }
+  if (spec.ok() && spec->s3) credentials = CredentialsSecretExists(spec->s3->credentials_secret);
   std::vector<json> restores;
   if (auto rs = restores_->cache().ByIndex("policy", ns + "/" + name); rs.ok()) restores = *rs;
   PolicyStatusSummary summary;
@@ -807,6 +805,23 @@ json Operator::OwnerReference() {
   return ref;
 }
 
+bool Operator::CredentialsSecretExists(const std::string& name) {
+  // Policy status only needs to know whether the Secret is there; status reconciles run on
+  // every node report, so the answer is kept for 30 s instead of a GET each time.
+  constexpr auto kFresh = std::chrono::seconds(30);
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = secret_seen_.find(name);
+    if (it != secret_seen_.end() && now - it->second.second < kFresh) return it->second.first;
+  }
+  auto secret = client_->Get(kube::resources::Secrets(), options_.install.ns, name);
+  bool found = secret.ok() || !kube::IsNotFound(secret.status());
+  std::lock_guard<std::mutex> lock(mu_);
+  secret_seen_[name] = {found, now};
+  return found;
+}
+
 Status Operator::ReconcileInstallation(Outcome* out, bool full) {
   std::lock_guard<std::mutex> lock(install_mu_);
   const InstallationOptions& io = options_.install;
@@ -816,8 +831,17 @@ Status Operator::ReconcileInstallation(Outcome* out, bool full) {
   apply.field_manager = kFieldManager;
   apply.force = true;
 
+  // Every policy reconcile comes here (full=false): it reads the informers' caches, so the
+  // API server sees writes only when something differs; the periodic full pass reads live.
+  auto read = [&](kube::Informer* cache, const kube::ResourceRef& ref, const std::string& ns,
+                  const std::string& name) -> Result<json> {
+    if (!full && cache != nullptr && cache->HasSynced()) {
+      if (auto o = cache->Get(ns, name)) return *o;
+    }
+    return client_->Get(ref, ns, name);
+  };
   // 1. Agent configuration.
-  auto current = client_->Get(kube::resources::ConfigMaps(), io.ns, io.agent_config);
+  auto current = read(agent_config_.get(), kube::resources::ConfigMaps(), io.ns, io.agent_config);
   if (!current.ok() && !kube::IsNotFound(current.status())) return current.status();
   json cur = current.ok() ? *current : json();
   json desired = DesiredAgentConfig(io, policies, cur, owner, Now());
@@ -845,7 +869,8 @@ Status Operator::ReconcileInstallation(Outcome* out, bool full) {
 
   // 3. Webhook certificate and configuration.
   if (options_.manage_webhook) {
-    auto live = client_->Get(resources::MutatingWebhookConfigurations(), "", io.webhook_config);
+    auto live = read(webhook_configs_[0].get(), resources::MutatingWebhookConfigurations(), "",
+                     io.webhook_config);
     if (!live.ok()) {
       out->requeue_after = std::chrono::seconds(30);
       return live.status().WithContext("MutatingWebhookConfiguration " + io.webhook_config);
@@ -877,8 +902,8 @@ Status Operator::ReconcileInstallation(Outcome* out, bool full) {
               .WithContext("apply caBundle to " + io.webhook_config));
       logger_->Info("Updated the webhook caBundle", {{"name", io.webhook_config}});
     }
-    auto cur_policies =
-        client_->Get(resources::MutatingWebhookConfigurations(), "", io.policy_webhook_config);
+    auto cur_policies = read(webhook_configs_[1].get(), resources::MutatingWebhookConfigurations(),
+                             "", io.policy_webhook_config);
     if (!cur_policies.ok() && !kube::IsNotFound(cur_policies.status())) {
       return cur_policies.status();
     }

@@ -132,6 +132,7 @@ class Operator {
   // `full`: also the agent DaemonSet and the webhook certificate (the "installation" key);
   // otherwise only what depends on the policies (called from every policy reconcile).
   Status ReconcileInstallation(Outcome* out, bool full = true);
+  bool CredentialsSecretExists(const std::string& name);
   Status ReconcileCertificates(const nlohmann::json& webhook_config, std::string* ca_bundle,
                                Outcome* out);
   nlohmann::json OwnerReference();
@@ -158,6 +159,7 @@ class Operator {
   std::unique_ptr<kube::Informer> pods_;
   std::unique_ptr<kube::Informer> reports_;
   std::unique_ptr<kube::Informer> cert_secret_;
+  std::unique_ptr<kube::Informer> agent_config_;  // the agents' configuration ConfigMap
   // The two webhook configurations (a change, e.g. `kubectl apply` re-creating the installed one,
   // triggers the installation reconcile at once).
   std::unique_ptr<kube::Informer> webhook_configs_[2];
@@ -172,7 +174,9 @@ class Operator {
   std::set<std::string> purge_announced_;     // policy uids
   std::set<std::string> bucket_purged_;       // policy uids whose bucket copies are deleted
   std::set<std::string> terminal_restores_;   // restore uids counted in metrics
-  nlohmann::json owner_ref_;                  // cached OwnerReference()
+  // credentials Secret name -> (exists, when checked); see CredentialsSecretExists.
+  std::map<std::string, std::pair<bool, std::chrono::steady_clock::time_point>> secret_seen_;
+  nlohmann::json owner_ref_;  // cached OwnerReference()
   bool owner_looked_up_ = false;
   bool stopped_ = false;
 };

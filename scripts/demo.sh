@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The standalone demo: installs what is missing, builds DiffKeeper, then protects a
-# directory, breaks it, restores it and shows its history. Needs no cluster.
+# The demos: installs what is missing, builds DiffKeeper, then the standalone demo (protects a
+# directory, breaks it, restores it and shows its history; needs no cluster), then the local
+# cluster demo (scripts/cluster-demo.sh: a local control plane, DiffKeeper installed, pods
+# moved between nodes with their state; left running with its KUBECONFIG printed).
 #
 # Environment: DK_DEMO_DIR (default /tmp/diffkeeper-demo), DK_BUILD_DIR (default build/demo).
 set -euo pipefail
@@ -86,4 +88,8 @@ step "7. History and storage"
 "$dkctl" stats
 "$dkctl" verify
 echo
-echo "Demo done. Data: $data  Store: $store  (DK_STORE=$store $dkctl log)"
+echo "Standalone demo done. Data: $data  Store: $store  (DK_STORE=$store $dkctl log)"
+kill $watcher 2>/dev/null || true
+
+step "The local cluster demo (scripts/cluster-demo.sh)"
+DK_BUILD_DIR=$build bash scripts/cluster-demo.sh up

@@ -17,7 +17,9 @@ mkdir -p "$WORK" "$CONTROL_DIR"
 log "starting the S3 server"
 "$SRC/e2e/s3/server.sh" start "$WORK/s3" || fail "e2e/s3/server.sh start failed"
 log "starting the cluster ($NODES nodes) in $CLUSTER_DIR"
-"$SRC/e2e/cluster/up" --nodes "$NODES" --dir "$CLUSTER_DIR" \
+# The API server audits DiffKeeper's requests (audit-policy.yaml) for the scale scenario.
+DKCLUSTER_APISERVER_ARGS="--audit-policy-file=$MISSION_SRC/audit-policy.yaml --audit-log-path=$WORK/audit.log --audit-log-format=json --audit-log-mode=batch" \
+  "$SRC/e2e/cluster/up" --nodes "$NODES" --dir "$CLUSTER_DIR" \
   --exec "diffkeeper-agent=$DK_AGENT_BIN" --exec "restore-wait=$DK_RESTORE_WAIT_BIN" \
   --exec "python3=$(command -v python3)" || fail "e2e/cluster/up failed"
 use_cluster

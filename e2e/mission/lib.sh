@@ -53,8 +53,9 @@ apply_app() { # NS NAME REPLICAS [EXTRA] [WORKLOAD ARGS...]
   shift 4 2>/dev/null || shift $#
   local wargs="" a
   for a in "$@"; do wargs+=", \"$a\""; done
-  mkdir -p "$CONTROL_DIR"
-  kubectl -n "$ns" apply -f - >/dev/null <<EOF2
+  mkdir -p "$CONTROL_DIR" "$WORK/apps"
+  # Kept for re-applying the same manifests (GitOps scenario).
+  tee "$WORK/apps/$ns-$name.yaml" <<EOF2 | kubectl -n "$ns" apply -f - >/dev/null
 apiVersion: diffkeeper.io/v1alpha1
 kind: StatePolicy
 metadata: {name: $name}
@@ -62,7 +63,7 @@ spec:
   targetRef: {name: $name}
   paths: [{volume: data}]
   capture: {debounce: 200ms}
-  restore: {timeout: 180s}
+$([[ $extra == *"restore:"* ]] || echo "  restore: {timeout: 180s}")
 $extra
 ---
 apiVersion: apps/v1
@@ -81,7 +82,7 @@ spec:
       - name: app
         image: example.invalid/mission-app:1
         command: [python3, "$MISSION_SRC/workload.py", /data, "$CONTROL_DIR"$wargs]
-        env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+        env: [{name: POD_NAME, valueFrom: {fieldRef: {apiVersion: v1, fieldPath: metadata.name}}}]
         volumeMounts: [{name: data, mountPath: /data}]
       volumes:
       - name: data
@@ -119,6 +120,20 @@ wait_captured() { # NS STS ORDINAL
   [[ ${got:-} == "$want" ]] || fail "the store of $pod on $node never caught up with its volume"
   rm -rf "$WORK/probe"
   "$DKCTL" --store "$store" log 2>/dev/null | awk 'NR > 1 {s = $1; r = $NF} END {print s, r}'
+}
+
+# A value of the S3 server's env file (KEY=VALUE lines, values possibly double-quoted).
+s3_env() { sed -n "s/^$1=//p" "$WORK/s3/env" | sed 's/^"\(.*\)"$/\1/'; }
+
+# The storage stanza of the mission's policies: the S3 server of the cluster-up fixture, with
+# the credentials in Secret mission-s3 of the operator's namespace (create_s3_secret).
+s3_storage() {
+  echo "  storage: {type: S3, s3: {endpoint: \"$(s3_env S3_ENDPOINT)\", bucket: $(s3_env S3_BUCKET), prefix: mission/, region: $(s3_env S3_REGION), credentialsSecretRef: {name: mission-s3}}}"
+}
+create_s3_secret() {
+  kubectl -n "$OP_NS" create secret generic mission-s3 --dry-run=client -o yaml \
+    --from-literal=accessKeyID="$(s3_env S3_ACCESS_KEY)" \
+    --from-literal=secretAccessKey="$(s3_env S3_SECRET_KEY)" | kubectl apply -f - >/dev/null
 }
 
 sqlite_ok() { [[ $(sqlite3 "$1" 'PRAGMA integrity_check;') == ok ]]; }

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Scenario 2 — Protect: a 3-replica StatefulSet whose pods write into an emptyDir (workload.py:
 # an appended log, a rewritten text file, a 20 MiB binary with 64 KiB partial rewrites, a SQLite
-# database, twice a second) and a StatePolicy applied with `kubectl apply -f`. Within seconds
-# the policy is Ready with 3 protected pods and its version count grows; every pod's store
-# catches up with its volume once the workload pauses.
+# database, twice a second) and a StatePolicy applied with `kubectl apply -f` that also
+# replicates to the S3 server. Within seconds the policy is Ready with 3 protected pods and its
+# version count grows; once the workload pauses every pod's store catches up with its volume
+# and the bucket with the store (replication lag 0).
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 use_cluster
 kubectl create namespace "$NS" >/dev/null 2>&1 || true
+create_s3_secret
 t0=$SECONDS
-apply_app "$NS" db 3
+apply_app "$NS" db 3 "$(s3_storage)"
 for i in 0 1 2; do until_ok 90 "db-$i running" pod_ready "$NS" "db-$i"; done
 log "3 pods running after $((SECONDS - t0))s: $(kubectl -n "$NS" get pods -o jsonpath='{range .items[*]}{.metadata.name}@{.spec.nodeName} {end}')"
 until_ok 60 "StatePolicy Ready" cond_is "$NS" db Ready status True
@@ -32,7 +34,9 @@ for i in 0 1 2; do
   vol=$(volume_dir "$node" "$(pod_uid "$NS" "db-$i")" data)
   sqlite_ok "$vol/app.db" || fail "db-$i: the live database fails PRAGMA integrity_check"
   read -r set root < <(wait_captured "$NS" db "$i")
-  log "  db-$i on $node: tick $(jq -r .tick "$vol/state.json"), $(du -sh "$vol" | cut -f1) in the volume, captured as set $set (root ${root:0:16}…)"
+  replicated() { [[ $(report_field "$node" "$NS" db "$i" replication.lastRoot) == "$root"* && $(report_field "$node" "$NS" db "$i" replication.lagSets) == 0 ]]; }
+  until_ok 60 "db-$i: set $set replicated to the bucket (node report)" replicated
+  log "  db-$i on $node: tick $(jq -r .tick "$vol/state.json"), $(du -sh "$vol" | cut -f1) in the volume, captured as set $set (root $root), replicated: $(report_entry "$node" "$NS" db "$i" | jq -c '.replication | {state, lastBucketSet, lagSets, objectsUploaded, bytesUploaded}')"
 done
 "$DKCTL" --store "$(store_dir "$(pod_node "$NS" db-0)" "$NS" db 0)" stats || true
 resume_workloads

@@ -38,7 +38,7 @@ $D" "spec.targetRef.kind" 'Unsupported value: "Deployment"'
 rejected StatePolicy "$P
   paths: []" "spec.paths" "spec.paths must name at least one volume to protect"
 rejected StatePolicy "$P
-  paths: [{volume: data}, {volume: data}]" "spec.paths" "each volume and subPath pair may appear only once in spec.paths"
+  paths: [{volume: data}, {volume: data, subPath: ''}]" "spec.paths[1]" "Duplicate value"
 rejected StatePolicy "$P
   paths: [{volume: Data}]" "spec.paths[0].volume" "volume must be the name of a volume of the pod template"
 rejected StatePolicy "$P

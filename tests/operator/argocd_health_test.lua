@@ -4,7 +4,7 @@
 -- embedded in manifests/argocd/argocd-cm-health.yaml are exactly health/*.lua.
 --
 --   lua5.4 tests/operator/argocd_health_test.lua <source dir>
--- Exits 1 on the first mismatch list, 0 when all pass.
+-- Exits 1 on the first mismatch list, 0 when all pass. `--live KIND` (below) checks a live object.
 
 local root = arg[1] or "."
 
@@ -124,6 +124,14 @@ local function run(kind, object)
   local env = setmetatable({ obj = object }, { __index = _G })
   local chunk = assert(load(scripts[kind], kind .. ".lua", "t", env))
   return chunk()
+end
+
+-- Live mode (e2e/mission/test-gitops.sh): the health of one object read from stdin.
+--   lua5.4 tests/operator/argocd_health_test.lua <source dir> --live StatePolicy < object.json
+if arg[2] == "--live" then
+  local hs = run(arg[3], decode(io.read("a")))
+  print(hs.status .. ": " .. tostring(hs.message))
+  os.exit(0)
 end
 
 local listing = io.popen('ls "' .. root .. '/tests/operator/argocd/"*.json')
