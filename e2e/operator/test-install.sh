@@ -30,7 +30,7 @@ kubectl explain statepolicy.status.conditions.lastTransitionTime >/dev/null
 
 log "printer columns"
 cols=$(kubectl get crd statepolicies.diffkeeper.io -o jsonpath='{.spec.versions[0].additionalPrinterColumns[*].name}')
-expect_eq "StatePolicy columns" "$cols" "Target Ready Pods Versions Stored Paused Age"
+expect_eq "StatePolicy columns" "$cols" "Target Ready Pods Versions Stored Replicated Lag Paused Age"
 cols=$(kubectl get crd staterestores.diffkeeper.io -o jsonpath='{.spec.versions[0].additionalPrinterColumns[*].name}')
 expect_eq "StateRestore columns" "$cols" "Phase Pod Policy Source Message Age"
 
