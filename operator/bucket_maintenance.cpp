@@ -76,16 +76,14 @@ json PurgeEntryStorage(const PolicySpec& spec) {
   return j;
 }
 
-std::vector<BucketTarget> BucketTargets(const std::vector<json>& policies,
-                                        const json& purge_list) {
+std::vector<BucketTarget> BucketTargets(const std::vector<json>& policies, const json& purge_list) {
   std::map<std::string, BucketTarget> targets;
   for (const auto& p : policies) {
     if (IsDeleting(p)) continue;
     auto spec = ParsePolicySpec(p);
     if (!spec.ok() || !spec->s3) continue;
-    auto within = spec->keep_for
-                      ? std::chrono::duration_cast<std::chrono::seconds>(*spec->keep_for)
-                      : std::chrono::seconds(0);
+    auto within = spec->keep_for ? std::chrono::duration_cast<std::chrono::seconds>(*spec->keep_for)
+                                 : std::chrono::seconds(0);
     AddTarget(&targets, *spec->s3, spec->keep_versions, within, kube::ObjectKey(p));
   }
   if (purge_list.is_array()) {
@@ -242,11 +240,10 @@ GcOutcome BucketMaintainer::Run(const BucketTarget& target) {
       log_->Warn("Bucket GC found a problem", {{"bucket", target.Describe()}, {"problem", p}});
     }
   } else {
-    log_->Warn("Bucket GC failed; retried at the next interval",
-               {{"bucket", target.Describe()},
-                {"policies", policies},
-                {"error", out.status.ToString()},
-                {"seconds", out.seconds}});
+    log_->Warn("Bucket GC failed; retried at the next interval", {{"bucket", target.Describe()},
+                                                                  {"policies", policies},
+                                                                  {"error", out.status.ToString()},
+                                                                  {"seconds", out.seconds}});
   }
   return out;
 }

@@ -64,8 +64,7 @@ std::vector<BucketTarget> BucketTargets(const std::vector<nlohmann::json>& polic
 nlohmann::json PurgeEntryStorage(const PolicySpec& spec);
 
 // A bucket client for `s3`. The operator's reads the credentials Secret in its namespace.
-using BucketOpener =
-    std::function<Result<std::unique_ptr<replica::Bucket>>(const S3Spec& s3)>;
+using BucketOpener = std::function<Result<std::unique_ptr<replica::Bucket>>(const S3Spec& s3)>;
 
 // The Secret `name` of the operator's namespace, as the API server returns it.
 using SecretFetcher = std::function<Result<nlohmann::json>(const std::string& name)>;

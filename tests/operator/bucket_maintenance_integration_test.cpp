@@ -40,11 +40,11 @@ std::map<std::string, std::string> ServerEnv() {
 }
 
 json Secret(const std::string& access, const std::string& secret) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Secret"},
-          {"metadata", {{"name", "s3-creds"}, {"namespace", "diffkeeper-system"}}},
-          {"data",
-           {{"accessKeyID", Base64Encode(access)}, {"secretAccessKey", Base64Encode(secret)}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Secret"},
+      {"metadata", {{"name", "s3-creds"}, {"namespace", "diffkeeper-system"}}},
+      {"data", {{"accessKeyID", Base64Encode(access)}, {"secretAccessKey", Base64Encode(secret)}}}};
 }
 
 class BucketMaintenanceIntegrationTest : public ::testing::Test {
@@ -87,11 +87,12 @@ class BucketMaintenanceIntegrationTest : public ::testing::Test {
     BucketMaintenanceOptions o;
     o.bucket_now = std::move(now);
     return std::make_unique<BucketMaintainer>(
-        MakeS3BucketOpener([this](const std::string& name) -> Result<json> {
-          if (name != "s3-creds") return Status::NotFound("secrets \"" + name + "\" not found");
-          return secret_;
-        },
-                           "diffkeeper-system", "", nullptr),
+        MakeS3BucketOpener(
+            [this](const std::string& name) -> Result<json> {
+              if (name != "s3-creds") return Status::NotFound("secrets \"" + name + "\" not found");
+              return secret_;
+            },
+            "diffkeeper-system", "", nullptr),
         o, &registry_, nullptr);
   }
 
