@@ -19,7 +19,7 @@ export DK_MISSION_DIR=${DK_DEMO_CLUSTER_DIR:-/tmp/diffkeeper-cluster-demo}
 export DK_WEBHOOK_PORT=${DK_WEBHOOK_PORT:-29463}
 export DK_SOURCE_DIR=$root
 export DK_OPERATOR_BIN=$build/operator/diffkeeper-operator DK_AGENT_BIN=$build/nodeagent/diffkeeper-agent
-export DK_RESTORE_WAIT_BIN=$build/tools/restore-wait DK_DKCTL_BIN=$build/tools/dkctl
+export DK_RESTORE_WAIT_BIN=$build/tools/restore-wait/restore-wait DK_DKCTL_BIN=$build/tools/dkctl
 mission=$root/e2e/mission
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
