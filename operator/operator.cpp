@@ -577,8 +577,14 @@ Status Operator::FinalizePolicy(const json& policy, const Result<PolicySpec>& sp
 
 void Operator::MaintainBuckets() {
   json purge_list = json::array();
-  auto config = client_->Get(kube::resources::ConfigMaps(), options_.install.ns,
-                             options_.install.agent_config);
+  // The informer's copy when it has one (the periodic check needs no extra API request).
+  Result<json> config = Status::NotFound("agent configuration not cached");
+  if (auto cached = agent_config_->Get(options_.install.ns, options_.install.agent_config)) {
+    config = *cached;
+  } else {
+    config = client_->Get(kube::resources::ConfigMaps(), options_.install.ns,
+                          options_.install.agent_config);
+  }
   if (config.ok()) {
     const std::string text = config->value("data", json::object()).value("purge.json", "");
     json parsed = json::parse(text.empty() ? "[]" : text, nullptr, false);
