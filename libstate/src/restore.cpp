@@ -3,7 +3,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "fs_safe.h"
 #include "libstate/manifest.h"
@@ -22,9 +29,154 @@ bool UnderPaths(const std::string& p, const std::vector<std::string>& paths) {
   return false;
 }
 
+// Writes restored files on a few threads while the calling thread fetches and verifies: the
+// ChunkSource (and the store's LMDB read transaction behind it) stays on the calling thread,
+// and the part that waits on the disk (temporary file, write, fsync, rename: WriteFileAtomic,
+// crash-ordering unchanged) overlaps with verification and with other files' fsyncs.
+// Verified chunks wait in per-file queues; their total is bounded by `max_buffered` (one
+// chunk may exceed it alone), so memory stays bounded whatever the file sizes.
+class FileWriterPool {
+ public:
+  struct Job {
+    std::string path;
+    uint64_t seq = 0;
+    size_t order = 0;  // position among the restored entries, for the failure list
+    EntryMeta meta;
+    std::deque<Bytes> chunks;
+    bool ended = false;      // the caller pushed everything (or gave up: end_status)
+    Status end_status;       // what the producer returns once the queue is drained
+    bool abandoned = false;  // the writer failed: further chunks are dropped
+    bool finished = false;
+    Status result;
+    uint64_t written = 0;
+  };
+
+  FileWriterPool(int root_fd, size_t threads, uint64_t max_buffered)
+      : root_fd_(root_fd), max_threads_(threads), max_buffered_(max_buffered) {}
+  ~FileWriterPool() { Finish(); }
+
+  // nullptr when the pool has no thread and cannot start one (`threads` was 0, or the
+  // thread limit was reached): the caller writes the file itself.
+  Job* Begin(const VersionInfo& v, const EntryMeta& meta, size_t order) {
+    auto job = std::make_unique<Job>();
+    job->path = v.path;
+    job->seq = v.seq;
+    job->order = order;
+    job->meta = meta;
+    Job* j = job.get();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      // A thread per queued file up to the limit, started when first needed.
+      if (max_threads_ == 0) return nullptr;
+      if (threads_.size() < max_threads_ && jobs_.size() + 1 - next_ > idle_) {
+        try {
+          threads_.emplace_back([this] { Work(); });
+        } catch (const std::system_error&) {
+          if (threads_.empty()) return nullptr;  // the threads there are will get to it
+        }
+      }
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_all();
+    return j;
+  }
+  // Blocks while the queued bytes are over the bound.
+  void Push(Job* j, Bytes chunk) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] {
+      return j->abandoned || buffered_ == 0 || buffered_ + chunk.size() <= max_buffered_;
+    });
+    if (j->abandoned) return;
+    buffered_ += chunk.size();
+    j->chunks.push_back(std::move(chunk));
+    l.unlock();
+    cv_.notify_all();
+  }
+  // `s` not ok: the caller failed (verification): the file is not written.
+  void End(Job* j, Status s) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      j->ended = true;
+      j->end_status = std::move(s);
+    }
+    cv_.notify_all();
+  }
+  // Waits for every file; returns the jobs in the order they were begun.
+  std::vector<std::unique_ptr<Job>>& Finish() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    return jobs_;
+  }
+
+ private:
+  void Work() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (true) {
+      ++idle_;
+      cv_.wait(l, [&] { return next_ < jobs_.size() || closing_; });
+      --idle_;
+      if (next_ >= jobs_.size()) return;  // closing, nothing left
+      Job* j = jobs_[next_++].get();
+      l.unlock();
+      uint64_t written = 0;
+      Status s = WriteFileAtomic(
+          root_fd_, j->path,
+          [&](const ByteSink& sink) -> Status {
+            while (true) {
+              Bytes c;
+              {
+                std::unique_lock<std::mutex> jl(mu_);
+                cv_.wait(jl, [&] { return !j->chunks.empty() || j->ended; });
+                if (j->chunks.empty()) return j->end_status;
+                c = std::move(j->chunks.front());
+                j->chunks.pop_front();
+                buffered_ -= c.size();
+              }
+              cv_.notify_all();
+              DK_RETURN_IF_ERROR(sink(c));
+              written += c.size();
+            }
+          },
+          j->meta);
+      l.lock();
+      if (!s.ok()) {  // drop what is still queued for it, and what comes
+        j->abandoned = true;
+        for (const Bytes& c : j->chunks) buffered_ -= c.size();
+        j->chunks.clear();
+      }
+      j->result = std::move(s);
+      j->written = written;
+      j->finished = true;
+      cv_.notify_all();
+    }
+  }
+
+  const int root_fd_;
+  const size_t max_threads_;
+  const uint64_t max_buffered_;
+  std::mutex mu_;
+  std::condition_variable cv_;  // any change of the state below
+  std::vector<std::unique_ptr<Job>> jobs_;
+  size_t next_ = 0;  // first job no thread has taken
+  size_t idle_ = 0;  // threads waiting for a job
+  uint64_t buffered_ = 0;
+  bool closing_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Writer threads and queued bytes for a restore (files are mostly waiting on fsync; more
+// threads let the filesystem commit several files' data in one journal transaction).
+constexpr size_t kRestoreWriters = 4;
+constexpr uint64_t kRestoreBuffered = 64ull << 20;
+
 }  // namespace
 
-Status StreamVerified(const VersionInfo& v, ChunkSource& src, const ByteSink& sink,
+Status StreamVerified(const VersionInfo& v, ChunkSource& src, const ChunkSink& sink,
                       uint64_t* bytes) {
   auto where = [&] { return "file " + v.path + " version " + std::to_string(v.seq); };
   if (v.chunks.size() != v.chunk_sizes.size() || MerkleRoot(v.chunks) != v.root)
@@ -41,8 +193,8 @@ Status StreamVerified(const VersionInfo& v, ChunkSource& src, const ByteSink& si
     if (c->size() != v.chunk_sizes[i] || (!verified && HashBytes(*c) != v.chunks[i]))
       return Status::Corruption(where() + ": object " + v.chunks[i].Hex() +
                                 " does not match its id");
-    DK_RETURN_IF_ERROR(sink(*c));
     total += c->size();
+    DK_RETURN_IF_ERROR(sink(std::move(*c)));
   }
   if (total != v.size)
     return Status::Corruption(where() + ": chunk sizes do not add up to its size");
@@ -89,7 +241,15 @@ Result<RestoreResult> RestoreManifest(const std::string& target, const SetManife
       ++res.deleted;
   }
   uint64_t done = 0, total = m.entries.size();
-  for (const auto& v : m.entries) {
+  std::vector<std::pair<size_t, RestoreFailure>> failures;  // by position, merged at the end
+  // One file: written by this thread (a writer thread would only add its start-up; the
+  // overlap of verification with the write did not measurably shorten one file's restore).
+  size_t files_to_write = 0;
+  for (const auto& v : m.entries)
+    if (v.type == EntryType::kFile && UnderPaths(v.path, req.paths)) ++files_to_write;
+  FileWriterPool writers(root_fd.get(), files_to_write > 1 ? kRestoreWriters : 0, kRestoreBuffered);
+  for (size_t order = 0; order < m.entries.size(); ++order) {
+    const VersionInfo& v = m.entries[order];
     if (!UnderPaths(v.path, req.paths)) continue;
     if (req.progress && (++done % 64 == 0)) req.progress({"restore", done, total, v.path});
     Status s;
@@ -100,20 +260,51 @@ Result<RestoreResult> RestoreManifest(const std::string& target, const SetManife
       s = WriteSymlinkAtomic(root_fd.get(), v.path, v.link_target, meta_of(v));
       if (s.ok()) ++res.symlinks;
     } else {
-      uint64_t written = 0;
-      s = WriteFileAtomic(
-          root_fd.get(), v.path,
-          [&](const ByteSink& sink) { return StreamVerified(v, src, sink, &written); }, meta_of(v));
-      if (s.ok()) {
-        ++res.files;
-        res.bytes += written;
+      FileWriterPool::Job* job = writers.Begin(v, meta_of(v), order);  // nullptr: write here
+      if (!job) {
+        uint64_t written = 0;
+        s = WriteFileAtomic(
+            root_fd.get(), v.path,
+            [&](const ByteSink& sink) {
+              return StreamVerified(
+                  v, src, [&](Bytes c) { return sink(c); }, &written);
+            },
+            meta_of(v));
+        if (s.ok()) {
+          ++res.files;
+          res.bytes += written;
+        } else {
+          failures.push_back({order, {v.path, v.seq, s.ToString()}});
+        }
+        continue;
       }
+      uint64_t fetched = 0;
+      Status vs = StreamVerified(
+          v, src,
+          [&](Bytes c) {
+            writers.Push(job, std::move(c));
+            return Status::Ok();
+          },
+          &fetched);
+      writers.End(job, std::move(vs));
+      continue;  // counted when the writers are done
     }
-    if (!s.ok()) {
-      log->Error("Restore of entry failed",
-                 {{"path", v.path}, {"version", v.seq}, {"error", s.ToString()}});
-      res.failures.push_back({v.path, v.seq, s.ToString()});
+    if (!s.ok()) failures.push_back({order, {v.path, v.seq, s.ToString()}});
+  }
+  for (const auto& job : writers.Finish()) {
+    if (job->result.ok()) {
+      ++res.files;
+      res.bytes += job->written;
+    } else {
+      failures.push_back({job->order, {job->path, job->seq, job->result.ToString()}});
     }
+  }
+  std::stable_sort(failures.begin(), failures.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [order, f] : failures) {
+    log->Error("Restore of entry failed",
+               {{"path", f.path}, {"version", f.seq}, {"error", f.error}});
+    res.failures.push_back(std::move(f));
   }
   for (auto it = m.entries.rbegin(); it != m.entries.rend(); ++it) {
     if (it->type != EntryType::kDir || !UnderPaths(it->path, req.paths)) continue;

@@ -574,7 +574,8 @@ class LocalChunkSource final : public ChunkSource {
 Status StoreImpl::StreamVersion(LmdbTxn& txn, const VersionInfo& v, const ByteSink& sink) {
   LocalChunkSource src(objects_.get(), &txn);
   uint64_t written = 0;
-  return StreamVerified(v, src, sink, &written);
+  return StreamVerified(
+      v, src, [&](Bytes c) { return sink(c); }, &written);
 }
 
 Result<Bytes> StoreImpl::Reconstruct(LmdbTxn& txn, const VersionInfo& v) {
