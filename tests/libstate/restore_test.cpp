@@ -1,6 +1,8 @@
 // Restore: which state comes back (latest, a set, a point in time, a path subset) and how it
 // lands in a target that already holds something (deletions, later files, type changes).
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -284,6 +286,43 @@ TEST_F(RestoreTest, ChunksFromAnUnverifyingSourceAreHashedBeforeTheyAreWritten) 
       << res->failures[0].error;
   EXPECT_EQ(ReadFileString(dir + "/big.bin"), "older content");
   EXPECT_EQ(ReadFileString(dir + "/small.txt"), "fine");
+}
+
+// A file whose write fails part-way (here: EFBIG past RLIMIT_FSIZE, which binds root too)
+// while later chunks are still being verified and queued for it: it is reported, its
+// temporary file removed, the other files restored, and the restore does not hang.
+TEST_F(RestoreTest, AWriteThatFailsMidFileIsReportedAndTheOthersAreRestored) {
+  SplitMix64 rng(TestSeed(43));
+  Bytes big = rng.RandomBytes(900 * 1024);
+  WriteFile(src_ + "/big.bin", big);
+  WriteFile(src_ + "/small.txt", "fine");
+  WriteFile(src_ + "/z/other.txt", "also fine");
+  CaptureAt(t0_);
+  std::string dir = Fresh();
+  struct rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct sigaction ignore {
+  }, old_action;
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ignore, &old_action), 0);
+  struct rlimit small = old_limit;
+  small.rlim_cur = 200 * 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto res = store_->Restore(dir, {});
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  sigaction(SIGXFSZ, &old_action, nullptr);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  ASSERT_EQ(res->failures.size(), 1u);
+  EXPECT_EQ(res->failures[0].path, "big.bin");
+  EXPECT_NE(res->failures[0].error.find("write big.bin"), std::string::npos)
+      << res->failures[0].error;
+  EXPECT_EQ(res->files, 2u);
+  EXPECT_EQ(ReadFileString(dir + "/small.txt"), "fine");
+  EXPECT_EQ(ReadFileString(dir + "/z/other.txt"), "also fine");
+  Tree t = ReadTree(dir);
+  EXPECT_EQ(t.count("big.bin"), 0u);
+  for (const auto& entry : t)
+    EXPECT_EQ(entry.first.find(".dk-tmp-"), std::string::npos) << entry.first;
 }
 
 }  // namespace
