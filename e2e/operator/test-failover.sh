@@ -13,7 +13,9 @@ apply_statefulset "$NS" db 0
 apply_statefulset "$NS" web 0
 
 leader_is() { [[ $(leader) == "$1" ]]; }
-leader_metric_is() { metrics_of "$1" | grep -q "^diffkeeper_operator_leader $2\$"; }
+# The page is read whole before grep: `curl | grep -q` fails under pipefail when grep exits at the
+# match while curl still writes (SIGPIPE), which the longer page since the bucket GC metrics hit.
+leader_metric_is() { local m; m=$(metrics_of "$1") && grep -q "^diffkeeper_operator_leader $2\$" <<<"$m"; }
 other() { [[ $1 == a ]] && echo b || echo a; }
 
 log "kill -9 the leader"

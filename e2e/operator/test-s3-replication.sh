@@ -122,6 +122,10 @@ expect_eq "heads of $NS/db/* in the bucket" "$(s3_list "e2e-op/heads/$NS/db/")" 
 expect_eq "manifests of $NS/db/* in the bucket" "$(s3_list "e2e-op/manifests/$NS/db/")" ""
 expect_eq "the manifest by key" "$(s3_code "$manifest")" 404
 until_ok 20 "ProtectionRemoved event names the bucket" events_contain "$NS" db "bucket copies deleted from s3://$S3_BUCKET/e2e-op/"
-purged_metric() { for n in a b; do metrics_of "$n" 2>/dev/null || true; done | grep -q '^diffkeeper_operator_bucket_purged_identities_total 1$'; }
+purged_metric() {
+  local m n
+  m=$(for n in a b; do metrics_of "$n" 2>/dev/null || true; done)
+  grep -q '^diffkeeper_operator_bucket_purged_identities_total 1$' <<<"$m"
+}
 until_ok 10 "operator_bucket_purged_identities_total 1 on the leader" purged_metric
 log "PASS"
