@@ -170,9 +170,11 @@ class FileWriterPool {
 };
 
 // Writer threads and queued bytes for a restore (files are mostly waiting on fsync; more
-// threads let the filesystem commit several files' data in one journal transaction).
+// threads let the filesystem commit several files' data in one journal transaction). The
+// bound is what a restore may hold in memory beyond one chunk: 16 MiB keeps 4 writers busy
+// with files of up to 4 MiB each without a wait.
 constexpr size_t kRestoreWriters = 4;
-constexpr uint64_t kRestoreBuffered = 64ull << 20;
+constexpr uint64_t kRestoreBuffered = 16ull << 20;
 
 }  // namespace
 
