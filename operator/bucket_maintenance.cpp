@@ -52,8 +52,7 @@ S3Spec NormalizedS3(S3Spec s3) {
 }
 
 std::string BucketTarget::Key() const {
-  return s3.endpoint + "\n" + s3.region + "\n" + s3.bucket + "\n" + s3.credentials_secret + "\n" +
-         s3.prefix;
+  return s3.endpoint + "\n" + s3.region + "\n" + s3.bucket + "\n" + s3.prefix;
 }
 
 std::string BucketTarget::Describe() const {
@@ -78,7 +77,13 @@ json PurgeEntryStorage(const PolicySpec& spec) {
 
 std::vector<BucketTarget> BucketTargets(const std::vector<json>& policies, const json& purge_list) {
   std::map<std::string, BucketTarget> targets;
-  for (const auto& p : policies) {
+  // By namespace/name, so that a target's Secret does not depend on the cache's order.
+  std::vector<const json*> sorted;
+  for (const auto& p : policies) sorted.push_back(&p);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const json* a, const json* b) { return kube::ObjectKey(*a) < kube::ObjectKey(*b); });
+  for (const json* pp : sorted) {
+    const json& p = *pp;
     if (IsDeleting(p)) continue;
     auto spec = ParsePolicySpec(p);
     if (!spec.ok() || !spec->s3) continue;

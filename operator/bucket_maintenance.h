@@ -3,7 +3,7 @@
 // CollectBucketGarbage, libreplica/FORMAT.md "Garbage collection") and the purge of the bucket
 // copies of a policy deleted with retention.onDelete: Delete (docs/protocol.md, "Purge").
 //
-// Targets: one per distinct (endpoint, region, bucket, credentials Secret, prefix) among the
+// Targets: one per distinct (endpoint, region, bucket, prefix) among the
 // StatePolicies with storage S3 that are not being deleted, plus those of the purge list entries
 // that carry a `storage` (deleted policies; the entries stay `purge_retention`, so chunks a purge
 // left inside the grace period are still collected). Retention per target: the most that any
@@ -45,7 +45,9 @@ struct BucketTarget {
   std::vector<std::string> policies;  // "<namespace>/<name>" of the live policies using it
   bool purge_only = false;            // only deleted policies use it
 
-  // Identifies the target: endpoint, region, bucket, Secret and prefix.
+  // Identifies the target: endpoint, region, bucket and prefix. (Policies that reach the same
+  // prefix with different Secrets share one target, so one retention applies; the credentials
+  // are those of the first policy by namespace/name, live policies before purge entries.)
   std::string Key() const;
   // "s3://bucket/prefix at endpoint", for logs and messages.
   std::string Describe() const;

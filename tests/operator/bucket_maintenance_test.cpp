@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "installation.h"
 #include "libreplica/fault_bucket.h"
 #include "libreplica/layout.h"
@@ -48,9 +50,12 @@ TEST(BucketTargetsTest, OnePerPrefixWithTheLargestRetentionOfItsPolicies) {
       Policy("demo", "local", "local"),  // storage Local
       deleting,
   };
+  // The same prefix through another Secret: the same target (one retention for the prefix).
+  policies[1]["spec"]["storage"]["s3"]["credentialsSecretRef"]["name"] = "cart-creds";
   std::vector<BucketTarget> t = BucketTargets(policies, json::array());
   ASSERT_EQ(t.size(), 2u);
   EXPECT_EQ(t[0].s3.prefix, "dk/");
+  EXPECT_EQ(t[0].s3.credentials_secret, "creds");  // demo/db's, the first
   EXPECT_EQ(t[0].s3.region, "us-east-1");
   EXPECT_EQ(t[0].s3.endpoint, "http://127.0.0.1:9000");
   EXPECT_EQ(t[0].keep_last, 30u);
@@ -61,6 +66,10 @@ TEST(BucketTargetsTest, OnePerPrefixWithTheLargestRetentionOfItsPolicies) {
   EXPECT_EQ(t[1].s3.prefix, "other/");
   EXPECT_EQ(t[1].keep_last, 3u);
   EXPECT_EQ(t[1].keep_within, seconds(0));
+  std::reverse(policies.begin(), policies.end());
+  t = BucketTargets(policies, json::array());
+  EXPECT_EQ(t[0].s3.credentials_secret, "creds") << "independent of the order";
+  EXPECT_EQ(t[0].policies, (std::vector<std::string>{"demo/db", "shop/cart"}));
 }
 
 TEST(BucketTargetsTest, DeletedPoliciesInThePurgeListKeepTheirPrefixCollected) {
