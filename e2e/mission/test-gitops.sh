@@ -31,8 +31,21 @@ sleep 5
 after=$(versions)
 diff -u <(echo "$before") <(echo "$after") >&2 || fail "re-applying the same manifests changed objects"
 log "  $(wc -l <<<"$after") objects unchanged (resourceVersion, or generation where status moves)"
-d=$(kubectl diff -k "$overlay" "${argo[@]}" 2>&1) || fail "kubectl diff of the install is not empty: $d"
-d=$(kubectl -n "$NS" diff -f "$WORK/apps/$NS-db.yaml" "${argo[@]}" 2>&1) || fail "kubectl diff of the policy is not empty: $d"
+# kubectl diff compares the live object with a dry-run apply read a moment later, so status
+# that moves in between (versions, bytes) shows up: with the workload paused it settles.
+pause_workloads "$NS/db-0" "$NS/db-1" "$NS/db-2"
+diff_empty() { # WHAT ARGS...: kubectl diff ARGS is empty within 60 s, else fail showing it
+  local what=$1 i
+  shift
+  for i in $(seq 1 60); do
+    kubectl diff "$@" "${argo[@]}" >"$WORK/diff.txt" 2>&1 && return 0
+    sleep 1
+  done
+  fail "kubectl diff of $what is not empty: $(cat "$WORK/diff.txt")"
+}
+diff_empty "the install" -k "$overlay"
+diff_empty "the policy and StatefulSet" -n "$NS" -f "$WORK/apps/$NS-db.yaml"
+resume_workloads
 log "  kubectl diff: empty"
 managers=$(kubectl -n "$NS" get statepolicy db --show-managed-fields -o json | jq -r '[.metadata.managedFields[].manager] | unique | join(",")')
 log "  field managers of StatePolicy db: $managers"
