@@ -90,6 +90,20 @@ spec:
 EOF2
 }
 
+# Restarts operator replicas that exited, as their Deployment would: a replica that cannot renew
+# the lease (e.g. the API server is down longer than --renew-deadline) exits on purpose.
+revive_operators() {
+  local n
+  for n in a b; do
+    if ! operator_alive "$n"; then
+      log "  operator-$n had exited ($(grep -o '"reason":"[^"]*"' "$OPS_DIR/$n.log" | tail -1)); restarting it as its Deployment would"
+      start_operator "$n" "${OPERATOR_AGENT_ARGS[@]}"
+    fi
+  done
+  until_ok 60 "a leader" has_leader
+  until_ok 60 "replica a ready (it serves the webhook)" readyz_of a
+}
+
 # Pauses every workload and waits until the pods named in "$@" (NS/POD) acknowledged it.
 pause_workloads() {
   mkdir -p "$CONTROL_DIR"

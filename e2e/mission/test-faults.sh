@@ -70,7 +70,7 @@ v0=$(field "$NS" statepolicy db '{.status.versions}')
 t_restart=$(date -u +%s)
 "$SRC/e2e/cluster/restart-apiserver" "$CLUSTER_DIR" >/dev/null || fail "restart-apiserver failed"
 until_ok 60 "API server back" kubectl get --raw /readyz
-until_ok 60 "a leader" has_leader
+revive_operators
 grown_v() { (($(field "$NS" statepolicy db '{.status.versions}') > v0)); }
 until_ok 90 "policy versions grow again" grown_v
 fresh() { # every node's report written after the restart
@@ -103,7 +103,7 @@ expect_eq "frag timeout" "$(field "$NS" statepolicy frag '{.spec.restore.timeout
 until_ok 90 "frag-0 running" pod_ready "$NS" frag-0
 fnode=$(pod_node "$NS" frag-0)
 fuid=$(pod_uid "$NS" frag-0)
-captured() { [[ -n $(report_field "$fnode" "$NS" frag 0 lastSet) ]]; }
+captured() { (($(report_field "$fnode" "$NS" frag 0 lastSet || echo 0) > 0)); }
 until_ok 60 "frag-0 captured on $fnode" captured
 touch "$DKCLUSTER_NODES_ROOT/$fnode/down"
 kubectl cordon "$fnode" >/dev/null

@@ -11,6 +11,7 @@ SETS=${DK_SCALE_SETS:-10}
 REPLICAS=5
 SECONDS_WRITING=${DK_SCALE_SECONDS:-60}
 resume_workloads
+revive_operators
 kubectl create namespace scale >/dev/null 2>&1 || true
 t0=$SECONDS
 for s in $(seq 0 $((SETS - 1))); do apply_app scale "s$s" "$REPLICAS" "" --blob-mib 1; done
