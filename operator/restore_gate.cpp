@@ -1,5 +1,7 @@
 #include "restore_gate.h"
 
+#include <algorithm>
+
 #include "api.h"
 #include "libkube/object_meta.h"
 #include "libsvc/duration.h"
@@ -148,6 +150,11 @@ GatePlan PlanGatedPod(const GateInputs& in) {
   if (in.spec == nullptr || !in.spec->ok()) return plan;
   auto created = ParseRfc3339(kube::GetStringAtPath(r, "metadata.creationTimestamp"));
   if (!created) return plan;
+  // The wait starts when both exist: a user's StateRestore (time travel) may be older than the
+  // pod that carries it out.
+  if (auto pod_created = ParseRfc3339(kube::GetStringAtPath(pod, "metadata.creationTimestamp"))) {
+    created = std::max(*created, *pod_created);
+  }
   auto deadline = *created + in.spec->value().restore_timeout + in.grace;
   if (in.now < deadline) {
     plan.requeue_at = deadline;

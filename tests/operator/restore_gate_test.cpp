@@ -187,5 +187,17 @@ TEST(RestoreGateTest, AUserRestoreNamingThePodIsCarriedOutByItsNextGatedInstance
   EXPECT_EQ(UserRestoreForPod(none, pod, "db"), nullptr);
 }
 
+TEST(RestoreGateTest, AUserRestoreOlderThanThePodTimesOutFromThePodsCreation) {
+  Fixture f;  // restore timeout 60s; the fixture's grace is GateInputs' default (30s)
+  f.pod["metadata"]["creationTimestamp"] = "2025-11-27T12:00:00Z";
+  json user = UserRestore("back", "2025-11-27T10:00:00Z", {{"policy", "db"}, {"pod", "db-2"}},
+                          "Pending", "4f1c2a9e-1111-2222-3333-444455556666");
+  GatePlan p = f.Plan(&user, "2025-11-27T12:00:10Z");
+  EXPECT_FALSE(p.fail_restore.has_value()) << "created two hours before the pod, not timed out";
+  ASSERT_TRUE(p.requeue_at.has_value());
+  EXPECT_EQ(*p.requeue_at, T("2025-11-27T12:01:30Z"));
+  EXPECT_TRUE(f.Plan(&user, "2025-11-27T12:01:31Z").fail_restore.has_value());
+}
+
 }  // namespace
 }  // namespace dk::op
