@@ -105,7 +105,9 @@ fnode=$(pod_node "$NS" frag-0)
 fuid=$(pod_uid "$NS" frag-0)
 captured() { (($(report_field "$fnode" "$NS" frag 0 lastSet || echo 0) > 0)); }
 until_ok 60 "frag-0 captured on $fnode" captured
+fpid=$(agent_info "$fnode" pid)
 touch "$DKCLUSTER_NODES_ROOT/$fnode/down"
+until_ok 30 "the agent of $fnode stopped" bash -c "! kill -0 $fpid 2>/dev/null"
 kubectl cordon "$fnode" >/dev/null
 kubectl -n "$NS" delete pod frag-0 --force --grace-period=0 >/dev/null 2>&1
 moved() { local u; u=$(pod_uid "$NS" frag-0); [[ -n $u && $u != "$fuid" && -n $(pod_node "$NS" frag-0) ]]; }
