@@ -18,6 +18,7 @@
 #include "libreplica/s3_bucket.h"
 #include "libreplica/tcp_proxy.h"
 #include "libs3/s3_client.h"
+#include "s3_server_env.h"
 
 namespace dk::replica {
 namespace {
@@ -40,28 +41,7 @@ using std::chrono::seconds;
 constexpr milliseconds kWait{120'000};
 constexpr size_t kMiB = 1 << 20;
 
-std::map<std::string, std::string> ReadEnvFile() {
-  std::map<std::string, std::string> env;
-  const char* path = std::getenv("DK_S3_ENV");
-  if (path == nullptr) return env;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos || line[0] == '#') continue;
-    std::string value = line.substr(eq + 1);
-    // server.sh writes KEY="VALUE" (so that the file can be sourced); the quotes go.
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    env[line.substr(0, eq)] = value;
-  }
-  return env;
-}
-
-const std::map<std::string, std::string>& ServerEnv() {
-  static const std::map<std::string, std::string> env = ReadEnvFile();
-  return env;
-}
+using dk::testing::S3ServerEnv;
 
 // A clock ahead of the real one (RequestTimeTooSkewed).
 class SkewedClock final : public s3::Clock {
@@ -79,7 +59,7 @@ class SkewedClock final : public s3::Clock {
 class ReplicaIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(ServerEnv().count("S3_ENDPOINT"))
+    ASSERT_TRUE(S3ServerEnv().count("S3_ENDPOINT"))
         << "no S3 server: set DK_S3_ENV to the env file written by `e2e/s3/server.sh start DIR` "
            "(ctest does this through the s3_server fixture)";
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -90,7 +70,7 @@ class ReplicaIntegrationTest : public ::testing::Test {
   }
 
   s3::S3Options S3Options() {
-    const auto& env = ServerEnv();
+    const auto& env = S3ServerEnv();
     s3::S3Options o;
     o.endpoint = env.at("S3_ENDPOINT");
     o.region = env.at("S3_REGION");
@@ -301,7 +281,7 @@ TEST_F(ReplicaIntegrationTest, HeadIsWrittenLastAFailureBeforeItKeepsTheOldState
 }
 
 TEST_F(ReplicaIntegrationTest, EndpointDownShowsErrorAndLagThenCatchesUp) {
-  const std::string endpoint = ServerEnv().at("S3_ENDPOINT");
+  const std::string endpoint = S3ServerEnv().at("S3_ENDPOINT");
   const int server_port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
   testing::TcpProxy proxy(server_port);
   ASSERT_TRUE(proxy.Start());

@@ -19,35 +19,14 @@
 #include <thread>
 
 #include "libs3/s3_client.h"
+#include "s3_server_env.h"
 
 namespace dk::s3 {
 namespace {
 
 using std::chrono::milliseconds;
 
-std::map<std::string, std::string> ReadEnvFile() {
-  std::map<std::string, std::string> env;
-  const char* path = std::getenv("DK_S3_ENV");
-  if (path == nullptr) return env;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("export ", 0) == 0) line = line.substr(7);
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos || line[0] == '#') continue;
-    std::string value = line.substr(eq + 1);
-    // server.sh writes KEY="VALUE" (so that the file can be sourced); the quotes go.
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    env[line.substr(0, eq)] = value;
-  }
-  return env;
-}
-
-const std::map<std::string, std::string>& ServerEnv() {
-  static const std::map<std::string, std::string> env = ReadEnvFile();
-  return env;
-}
+using dk::testing::S3ServerEnv;
 
 // A port on 127.0.0.1 that nothing listens on (bound, then closed).
 int ClosedPort() {
@@ -94,7 +73,7 @@ class SkewedClock final : public Clock {
 class S3IntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto& env = ServerEnv();
+    const auto& env = S3ServerEnv();
     ASSERT_TRUE(env.count("S3_ENDPOINT"))
         << "no S3 server: set DK_S3_ENV to the env file written by `e2e/s3/server.sh start DIR` "
            "(ctest does this through the s3_server fixture)";
@@ -103,7 +82,7 @@ class S3IntegrationTest : public ::testing::Test {
   }
 
   S3Options Options() {
-    const auto& env = ServerEnv();
+    const auto& env = S3ServerEnv();
     S3Options o;
     o.endpoint = env.at("S3_ENDPOINT");
     o.region = env.at("S3_REGION");
@@ -448,7 +427,7 @@ TEST_F(S3IntegrationTest, EndpointDownIsUnavailableAfterBoundedRetries) {
 }
 
 TEST_F(S3IntegrationTest, TlsWithACustomCaFile) {
-  const auto& env = ServerEnv();
+  const auto& env = S3ServerEnv();
   ASSERT_TRUE(env.count("S3_TLS_ENDPOINT"));
   S3Options o = Options();
   o.endpoint = env.at("S3_TLS_ENDPOINT");

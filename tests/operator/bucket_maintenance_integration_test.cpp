@@ -16,28 +16,13 @@
 #include "libreplica/s3_bucket.h"
 #include "libstate/hash.h"
 #include "libsvc/metrics.h"
+#include "s3_server_env.h"
 
 namespace dk::op {
 namespace {
 
+using dk::testing::S3ServerEnv;
 using nlohmann::json;
-
-std::map<std::string, std::string> ServerEnv() {
-  std::map<std::string, std::string> env;
-  const char* path = std::getenv("DK_S3_ENV");
-  if (path == nullptr) return env;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos || line[0] == '#') continue;
-    std::string value = line.substr(eq + 1);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    env[line.substr(0, eq)] = value;
-  }
-  return env;
-}
 
 json Secret(const std::string& access, const std::string& secret) {
   return {
@@ -50,7 +35,7 @@ json Secret(const std::string& access, const std::string& secret) {
 class BucketMaintenanceIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    env_ = ServerEnv();
+    env_ = S3ServerEnv();
     ASSERT_TRUE(env_.count("S3_ENDPOINT"))
         << "no S3 server: set DK_S3_ENV to the env file written by `e2e/s3/server.sh start DIR` "
            "(ctest does this through the s3_server fixture)";
