@@ -10,7 +10,9 @@
 
 #include <lmdb.h>
 
+#include <atomic>
 #include <list>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -50,6 +52,10 @@ class ObjectStore {
   // `cache_result` also keeps this object (for callers that will read it again, such as
   // capture reading the previous version's chunks as delta bases).
   Result<Bytes> Read(LmdbTxn& txn, const ObjectId& id, bool cache_result = false);
+  // Decoded content whose SHA-256 the caller checks against `id` itself (StreamVerified,
+  // which hashes on two threads): everything but that last hash is checked as in Read, and
+  // delta bases decoded on the way are verified. Not cached.
+  Result<Bytes> ReadForCallerToVerify(LmdbTxn& txn, const ObjectId& id);
   Result<ObjectHeader> Header(LmdbTxn& txn, const ObjectId& id);
   Status AddVersionRef(LmdbTxn& txn, const ObjectId& id);
   // Drops a version reference; deletes the object (and releases its bases) at zero.
@@ -64,10 +70,28 @@ class ObjectStore {
   // result is smaller; content, id and reference counts are unchanged. Adds the bytes
   // saved to *saved.
   Status Recompress(LmdbTxn& txn, const ObjectId& id, int level, uint64_t* saved);
+  // Objects decoded (cache hits excluded) since construction; any thread may ask.
+  uint64_t decoded() const { return decoded_.load(std::memory_order_relaxed); }
   void ClearCache() {
     cache_.clear();
     lru_.clear();
+    cache_bytes_ = 0;
   }
+  // Clears the decode cache now and when it goes out of scope: one per store operation, so
+  // an idle store holds no decoded bytes. Holds the owning pointer, not the object: GC's
+  // compaction replaces the store's ObjectStore meanwhile.
+  class CacheScope {
+   public:
+    explicit CacheScope(const std::unique_ptr<ObjectStore>& o) : o_(o) { o_->ClearCache(); }
+    ~CacheScope() {
+      if (o_) o_->ClearCache();
+    }
+    CacheScope(const CacheScope&) = delete;
+    CacheScope& operator=(const CacheScope&) = delete;
+
+   private:
+    const std::unique_ptr<ObjectStore>& o_;
+  };
 
  private:
   Result<ObjectHeader> ParseHeader(const ObjectId& id, std::string_view value);
@@ -76,13 +100,20 @@ class ObjectStore {
   Status StoreWhole(LmdbTxn& txn, const ObjectId& id, ByteView content, uint64_t* written);
   Status PutEncoded(LmdbTxn& txn, const ObjectId& id, const ObjectHeader& h, ByteView payload,
                     uint64_t* written);
-  Result<Bytes> ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth_left, bool cache_result);
+  Result<Bytes> ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth_left, bool cache_result,
+                          bool verify = true);
   void CachePut(const ObjectId& id, const Bytes& b);
 
   ObjectDbs dbs_;
   const StoreOptions& opts_;
-  // Small LRU of decoded objects: neighbouring chunks share delta bases.
-  static constexpr size_t kCacheEntries = 16;
+  // LRU of decoded objects, bounded by bytes. A changed chunk's delta bases are the
+  // previous version's chunks around it (up to four), themselves deltas of the version
+  // before: decoding one chunk at chain depth d visits O(d^2) distinct objects, shared with
+  // its neighbours, and without a cache that holds them it visits 3^d. 32 MiB holds that
+  // graph for d = 16 (max_chain) with 64 KiB chunks, and a restore's sliding window over it.
+  static constexpr uint64_t kCacheBytes = 32ull << 20;
+  uint64_t cache_bytes_ = 0;
+  std::atomic<uint64_t> decoded_{0};
   std::list<ObjectId> lru_;
   std::unordered_map<ObjectId, std::pair<Bytes, std::list<ObjectId>::iterator>, ObjectIdHash>
       cache_;

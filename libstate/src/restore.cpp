@@ -178,6 +178,113 @@ constexpr uint64_t kRestoreBuffered = 16ull << 20;
 
 }  // namespace
 
+namespace {
+
+// Checks fetched chunks against their ids on a helper thread, and on the calling thread
+// whenever it would otherwise wait, while the calling thread goes on fetching (the source
+// stays on it) and hands verified chunks to the sink in order. SHA-256 is most of a
+// restore's CPU; this puts it on two cores. At most kWindow chunks are in flight.
+class ParallelVerifier {
+ public:
+  static constexpr size_t kWindow = 8;
+
+  ParallelVerifier() : helper_([this] { Work(); }) {}  // may throw std::system_error
+  ~ParallelVerifier() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    helper_.join();  // it finishes the slot it hashes first: slots outlive it
+  }
+
+  // Queues chunk `data` that must hash to `want`. When kWindow chunks are queued, first
+  // hands the oldest to `ready` (false: it did not match its id; `ready` decides what then).
+  Status Add(Bytes data, const ObjectId& want, const std::function<Status(bool, Bytes)>& ready) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto slot = std::make_unique<Slot>();
+      slot->data = std::move(data);
+      slot->want = want;
+      window_.push_back(std::move(slot));
+    }
+    cv_.notify_all();
+    while (Size() >= kWindow) DK_RETURN_IF_ERROR(PopFront(ready));
+    return Status::Ok();
+  }
+  // Hands every queued chunk to `ready`, in order.
+  Status Drain(const std::function<Status(bool, Bytes)>& ready) {
+    while (Size() > 0) DK_RETURN_IF_ERROR(PopFront(ready));
+    return Status::Ok();
+  }
+
+ private:
+  struct Slot {
+    Bytes data;
+    ObjectId want;
+    bool claimed = false;
+    bool hashed = false;
+    bool match = false;
+  };
+
+  size_t Size() {
+    std::lock_guard<std::mutex> l(mu_);
+    return window_.size();
+  }
+  // The oldest slot nobody hashes yet, claimed; nullptr if none. Caller holds mu_.
+  Slot* Claim() {
+    for (auto& s : window_) {
+      if (!s->claimed) {
+        s->claimed = true;
+        return s.get();
+      }
+    }
+    return nullptr;
+  }
+  void Hash(Slot* s, std::unique_lock<std::mutex>& l) {
+    l.unlock();
+    bool match = HashBytes(s->data) == s->want;
+    l.lock();
+    s->match = match;
+    s->hashed = true;
+    cv_.notify_all();
+  }
+  Status PopFront(const std::function<Status(bool, Bytes)>& ready) {
+    std::unique_lock<std::mutex> l(mu_);
+    while (!window_.front()->hashed) {
+      if (Slot* s = Claim())
+        Hash(s, l);  // help rather than wait
+      else
+        cv_.wait(l, [&] { return window_.front()->hashed; });
+    }
+    std::unique_ptr<Slot> front = std::move(window_.front());
+    window_.pop_front();
+    l.unlock();
+    return ready(front->match, std::move(front->data));
+  }
+  void Work() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (true) {
+      Slot* s = nullptr;
+      cv_.wait(l, [&] { return stop_ || (s = Claim()) != nullptr; });
+      if (!s) return;  // stopping
+      Hash(s, l);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;  // a slot was queued or hashed, or stop_
+  std::deque<std::unique_ptr<Slot>> window_;
+  bool stop_ = false;
+  std::thread helper_;  // last: starts once the members above exist
+};
+
+// Below this many chunks a file is hashed on the calling thread (starting the helper costs
+// about as much as hashing a chunk).
+constexpr size_t kParallelVerifyMinChunks = 4;
+
+}  // namespace
+
 Status StreamVerified(const VersionInfo& v, ChunkSource& src, const ChunkSink& sink,
                       uint64_t* bytes) {
   auto where = [&] { return "file " + v.path + " version " + std::to_string(v.seq); };
@@ -188,16 +295,37 @@ Status StreamVerified(const VersionInfo& v, ChunkSource& src, const ChunkSink& s
   if (listed != v.size)
     return Status::Corruption(where() + ": chunk sizes do not add up to its size");
   const bool verified = src.VerifiesIds();
+  auto mismatch = [&](size_t i) {
+    return Status::Corruption(where() + ": object " + v.chunks[i].Hex() + " does not match its id");
+  };
+  std::unique_ptr<ParallelVerifier> pv;
+  if (!verified && v.chunks.size() >= kParallelVerifyMinChunks) {
+    try {
+      pv = std::make_unique<ParallelVerifier>();
+    } catch (const std::system_error&) {
+      // no thread to be had: hash here
+    }
+  }
   uint64_t total = 0;
+  size_t sunk = 0;  // chunks handed to the sink (the parallel path's position)
+  auto ready = [&](bool match, Bytes c) -> Status {
+    if (!match) return mismatch(sunk);
+    ++sunk;
+    return sink(std::move(c));
+  };
   for (size_t i = 0; i < v.chunks.size(); ++i) {
     auto c = src.Fetch(v.chunks[i]);
     if (!c.ok()) return c.status().WithContext(where() + ": object " + v.chunks[i].Hex());
-    if (c->size() != v.chunk_sizes[i] || (!verified && HashBytes(*c) != v.chunks[i]))
-      return Status::Corruption(where() + ": object " + v.chunks[i].Hex() +
-                                " does not match its id");
+    if (c->size() != v.chunk_sizes[i]) return mismatch(i);
     total += c->size();
+    if (pv) {
+      DK_RETURN_IF_ERROR(pv->Add(std::move(*c), v.chunks[i], ready));
+      continue;
+    }
+    if (!verified && HashBytes(*c) != v.chunks[i]) return mismatch(i);
     DK_RETURN_IF_ERROR(sink(std::move(*c)));
   }
+  if (pv) DK_RETURN_IF_ERROR(pv->Drain(ready));
   if (total != v.size)
     return Status::Corruption(where() + ": chunk sizes do not add up to its size");
   *bytes = total;

@@ -390,7 +390,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
   res.scanned = entries.size();
 
   std::lock_guard<std::mutex> lock(mu_);
-  objects_->ClearCache();
+  ObjectStore::CacheScope cache(objects_);
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(true));
   DK_ASSIGN_OR_RETURN(uint64_t set, NextSet(txn));
   const int64_t now = Now();
@@ -562,8 +562,8 @@ namespace {
 class LocalChunkSource final : public ChunkSource {
  public:
   LocalChunkSource(ObjectStore* o, LmdbTxn* txn) : o_(o), txn_(txn) {}
-  Result<Bytes> Fetch(const ObjectId& id) override { return o_->Read(*txn_, id); }
-  bool VerifiesIds() const override { return true; }  // ObjectStore::Read re-hashes
+  // StreamVerified hashes what this returns (on two threads).
+  Result<Bytes> Fetch(const ObjectId& id) override { return o_->ReadForCallerToVerify(*txn_, id); }
 
  private:
   ObjectStore* o_;
@@ -653,6 +653,8 @@ Result<SetManifest> StoreImpl::Manifest(std::optional<uint64_t> set) {
 
 Result<Bytes> StoreImpl::ReadObject(const ObjectId& id) {
   std::lock_guard<std::mutex> lock(mu_);
+  // The decode cache is kept between calls: a peer reads a file's chunks one call each, in
+  // order, and neighbours share delta bases. The next capture or restore clears it.
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
   auto r = objects_->Read(txn, id);
   if (!r.ok() && r.status().IsCorruption() &&
@@ -664,7 +666,7 @@ Result<Bytes> StoreImpl::ReadObject(const ObjectId& id) {
 
 Result<RestoreResult> StoreImpl::Restore(const std::string& target, const RestoreRequest& req) {
   std::lock_guard<std::mutex> lock(mu_);
-  objects_->ClearCache();
+  ObjectStore::CacheScope cache(objects_);
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
   DK_ASSIGN_OR_RETURN(uint64_t set, ResolveSet(txn, req));
   DK_ASSIGN_OR_RETURN(SetManifest m, BuildManifest(txn, set));
@@ -700,6 +702,7 @@ Result<std::vector<SetInfo>> StoreImpl::Sets() {
 
 Result<Bytes> StoreImpl::ReadVersion(const std::string& path, uint64_t seq) {
   std::lock_guard<std::mutex> lock(mu_);
+  ObjectStore::CacheScope cache(objects_);
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
   DK_ASSIGN_OR_RETURN(VersionInfo v, GetVersion(txn, path, seq));
   if (v.kind == VersionKind::kDeleted)

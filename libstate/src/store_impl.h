@@ -37,6 +37,7 @@ class StoreImpl final : public Store {
   Result<StoreStats> Stats() override;
   Result<SetManifest> Manifest(std::optional<uint64_t> set) override;
   Result<Bytes> ReadObject(const ObjectId& id) override;
+  uint64_t ObjectsDecoded() const override { return objects_->decoded(); }
 
  private:
   friend class Migrator;

@@ -16,7 +16,7 @@ namespace dk {
 
 Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
   std::lock_guard<std::mutex> lock(mu_);
-  objects_->ClearCache();
+  ObjectStore::CacheScope cache(objects_);
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
   VerifyReport rep;
   std::map<ObjectId, std::pair<uint64_t, uint64_t>> expected;  // vrefs, brefs
@@ -131,7 +131,7 @@ Result<GcReport> StoreImpl::Gc(const RetentionPolicy& policy) {
                                    " is out of range: must be 1..19 (0 = off)");
   }
   std::lock_guard<std::mutex> lock(mu_);
-  objects_->ClearCache();
+  ObjectStore::CacheScope cache(objects_);
   GcReport rep;
   rep.bytes_before = env_->FileBytes();
   const int64_t now = Now();

@@ -288,6 +288,40 @@ TEST_F(RestoreTest, ChunksFromAnUnverifyingSourceAreHashedBeforeTheyAreWritten) 
   EXPECT_EQ(ReadFileString(dir + "/small.txt"), "fine");
 }
 
+// A file of many chunks is hashed on two threads, several chunks in flight: a bad chunk at
+// any position (first, inside the window, past it, last) is still the one reported, the file
+// is left alone, and every other position restores byte-exact through the same path.
+TEST_F(RestoreTest, ParallelVerificationNamesTheBadChunkWhereverItIs) {
+  SplitMix64 rng(TestSeed(42));
+  Bytes big = rng.RandomBytes(3 << 20);
+  WriteFile(src_ + "/big.bin", big);
+  CaptureAt(t0_);
+  auto m = store_->Manifest(std::nullopt);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->entries.size(), 1u);
+  const VersionInfo& v = m->entries[0];
+  ASSERT_GE(v.chunks.size(), 12u);  // more than the verifier's window
+  const size_t n = v.chunks.size();
+  for (size_t bad : {size_t{0}, size_t{1}, size_t{5}, size_t{9}, n - 2, n - 1}) {
+    SCOPED_TRACE("bad chunk " + std::to_string(bad) + " of " + std::to_string(n));
+    TamperingSource src(store_.get(), v.chunks[bad]);
+    std::string dir = Fresh();
+    WriteFile(dir + "/big.bin", "older content");
+    auto res = RestoreManifest(dir, *m, src, {});
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    ASSERT_EQ(res->failures.size(), 1u);
+    EXPECT_NE(res->failures[0].error.find(v.chunks[bad].Hex()), std::string::npos)
+        << res->failures[0].error;
+    EXPECT_EQ(ReadFileString(dir + "/big.bin"), "older content");
+  }
+  TamperingSource clean(store_.get(), ObjectId{});
+  std::string dir = Fresh();
+  auto res = RestoreManifest(dir, *m, clean, {});
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_TRUE(res->failures.empty());
+  EXPECT_TRUE(ReadFileString(dir + "/big.bin") == ToString(big));
+}
+
 // A file whose write fails part-way (here: EFBIG past RLIMIT_FSIZE, which binds root too)
 // while later chunks are still being verified and queued for it: it is reported, its
 // temporary file removed, the other files restored, and the restore does not hang.

@@ -146,6 +146,10 @@ class Store {
   virtual Result<SetManifest> Manifest(std::optional<uint64_t> set) = 0;
   // One object's content, decoded and verified against its id; NotFound when absent.
   virtual Result<Bytes> ReadObject(const ObjectId& id) = 0;
+  // Objects decoded from their stored form since the store was opened: every object read,
+  // and every delta base decoded on the way (reads served from the decode cache are not
+  // counted). Divided by the chunks read, it is the decode amplification of delta chains.
+  virtual uint64_t ObjectsDecoded() const = 0;
 };
 
 }  // namespace dk
