@@ -14,8 +14,12 @@ AgentMetrics::AgentMetrics(svc::MetricsRegistry* registry) : registry_(registry)
                               "Bytes read from protected files by captures.");
   bytes_stored_ = r->AddCounter("agent_capture_bytes_stored_total",
                                 "Bytes added to the stores by captures (after dedup and deltas).");
+  objects_decoded_ = r->AddCounter(
+      "agent_capture_objects_decoded_total",
+      "Stored objects decoded by captures as delta bases (grows with delta chain depth).");
   bytes_read_->Touch();
   bytes_stored_->Touch();
+  objects_decoded_->Touch();
   capture_duration_ = r->AddHistogram("agent_capture_duration_seconds",
                                       "Duration of one capture (scan, read, store, commit).", {});
   capture_wait_ = r->AddHistogram(
@@ -96,6 +100,7 @@ void AgentMetrics::RecordCapture(const CaptureReport& rep) {
   captures_->Inc({rep.result.set ? "ok" : "unchanged"});
   bytes_read_->Inc({}, static_cast<double>(rep.result.bytes_read));
   bytes_stored_->Inc({}, static_cast<double>(rep.result.bytes_stored));
+  objects_decoded_->Inc({}, static_cast<double>(rep.result.objects_decoded));
   capture_duration_->Observe(rep.duration_seconds);
   if (!rep.initial) capture_wait_->Observe(rep.wait_seconds);
   if (!rep.result.deferred.empty())

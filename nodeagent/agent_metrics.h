@@ -4,6 +4,7 @@
 //   captures_total{result}                ok (new set) | unchanged | error
 //   capture_bytes_read_total              bytes read from protected files ("bytes in")
 //   capture_bytes_stored_total            bytes added to stores (after dedup, deltas, zstd)
+//   capture_objects_decoded_total         stored objects decoded as delta bases by captures
 //   capture_duration_seconds              histogram of Store::Capture()
 //   capture_wait_seconds                  histogram: first reported change → capture start
 //   capture_pending                       workers with changes not yet captured (queue depth)
@@ -65,6 +66,7 @@ class AgentMetrics {
  private:
   svc::MetricsRegistry* const registry_;
   svc::Counter* captures_;
+  svc::Counter* objects_decoded_;
   svc::Counter* bytes_read_;
   svc::Counter* bytes_stored_;
   svc::Histogram* capture_duration_;

@@ -391,6 +391,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
 
   std::lock_guard<std::mutex> lock(mu_);
   ObjectStore::CacheScope cache(objects_);
+  const uint64_t decoded_before = objects_->decoded();
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(true));
   DK_ASSIGN_OR_RETURN(uint64_t set, NextSet(txn));
   const int64_t now = Now();
@@ -531,6 +532,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
       ++res.deleted;
     }
   }
+  res.objects_decoded = objects_->decoded() - decoded_before;
   if (res.changed + res.deleted == 0) {
     // Nothing new: keep stat-cache refreshes, record no set.
     DK_RETURN_IF_ERROR(txn.Commit());
@@ -553,6 +555,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
                               {"deleted", res.deleted},
                               {"bytes_read", res.bytes_read},
                               {"bytes_stored", res.bytes_stored},
+                              {"objects_decoded", res.objects_decoded},
                               {"root", si.root.ShortHex()}});
   return res;
 }

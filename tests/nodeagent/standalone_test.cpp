@@ -116,6 +116,8 @@ TEST(AgentStandaloneTest, CapturesServesMetricsAndStopsAfterAFinalCapture) {
   EXPECT_NE(metrics.find("diffkeeper_agent_captures_total{result=\"ok\"} 2"), std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("diffkeeper_agent_resident_memory_bytes"), std::string::npos);
+  EXPECT_NE(metrics.find("diffkeeper_agent_capture_objects_decoded_total "), std::string::npos)
+      << metrics;
 
   // A second writer of the same store is refused with exit code 4.
   pid_t second = Spawn({"--standalone", "--watch", d.Sub("app"), "--store", d.Sub("store")});

@@ -65,6 +65,9 @@ struct CaptureResult {
   ObjectId root;
   uint64_t scanned = 0, changed = 0, deleted = 0, unchanged = 0;
   uint64_t bytes_read = 0, bytes_stored = 0;
+  // Stored objects decoded to serve as delta bases (cache hits excluded): about one per
+  // changed chunk per level of its delta chain; far more means the decode cache is too small.
+  uint64_t objects_decoded = 0;
   std::vector<std::string> deferred;  // files that kept changing while read; capture again
   std::vector<std::string> skipped;   // unreadable entries, with the reason
 };
