@@ -8,7 +8,8 @@
 //                     before it is spooled or returned. So a restore that is interrupted and
 //                     retried fetches only what it still misses.
 // The spool directory belongs to one restore (one pod UID); Clear() removes it after success.
-// Thread-compatible: one restore uses a source at a time.
+// Both check every chunk they return against its id (VerifiesIds), so restore does not hash
+// it again. Thread-compatible: one restore uses a source at a time.
 #pragma once
 
 #include <atomic>
@@ -24,6 +25,7 @@ class StoreChunkSource final : public ChunkSource {
  public:
   explicit StoreChunkSource(Store* store) : store_(store) {}
   Result<Bytes> Fetch(const ObjectId& id) override { return store_->ReadObject(id); }
+  bool VerifiesIds() const override { return true; }  // ReadObject hashes what it decodes
 
  private:
   Store* store_;
@@ -39,6 +41,7 @@ class SpoolChunkSource final : public ChunkSource {
   // `local` may be null. `spool_dir` is created on first use.
   SpoolChunkSource(Store* local, std::string spool_dir, ChunkSource* upstream);
   Result<Bytes> Fetch(const ObjectId& id) override;
+  bool VerifiesIds() const override { return true; }  // local, spooled and upstream: all hashed
   // Removes the spool directory and its contents.
   void Clear();
   const SpoolStats& stats() const { return stats_; }

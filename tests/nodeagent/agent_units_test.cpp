@@ -1,14 +1,16 @@
 // Small pieces of the agent: pod identities, policy parsing, volume layouts, markers, report
-// rate limiting, identity records, node report contents, restore candidates.
+// rate limiting, identity records, node report contents, restore candidates, chunk sources.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "agent_policy.h"
 #include "agent_test_util.h"
+#include "chunk_sources.h"
 #include "node_reporter.h"
 #include "pod_identity.h"
 #include "report_rate_limiter.h"
@@ -431,6 +433,64 @@ TEST(AgentRestoreOrdinalTest, FromOrdinalOrPodName) {
   EXPECT_EQ(RestoreOrdinal({{"spec", {{"ordinal", 3}}}}, "db"), 3);
   EXPECT_EQ(RestoreOrdinal({{"spec", {{"pod", "db-7"}}}}, "db"), 7);
   EXPECT_EQ(RestoreOrdinal({{"spec", {{"pod", "web-7"}}}}, "db"), -1);
+}
+
+// The agent's chunk sources say they verify (so restore does not hash every chunk twice):
+// they must. An upstream chunk that does not match its id is refused, and a damaged spooled
+// chunk is fetched again rather than returned.
+class FakeUpstream final : public ChunkSource {
+ public:
+  Result<Bytes> Fetch(const ObjectId& id) override {
+    ++fetches;
+    auto it = chunks.find(id);
+    if (it == chunks.end()) return Status::NotFound("no chunk " + id.Hex());
+    return it->second;
+  }
+  std::map<ObjectId, Bytes> chunks;
+  int fetches = 0;
+};
+
+TEST(AgentChunkSourceTest, SpoolSourceChecksEveryChunkItReturnsAgainstItsId) {
+  TempDir d;
+  const std::string text = "chunk content";
+  Bytes good(text.begin(), text.end());
+  const ObjectId id = HashBytes(good);
+  FakeUpstream upstream;
+  Bytes bad = good;
+  bad[0] ^= 1;
+  upstream.chunks[id] = bad;
+  SpoolChunkSource src(nullptr, d.Sub("spool"), &upstream);
+  EXPECT_TRUE(src.VerifiesIds());
+  auto r = src.Fetch(id);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  EXPECT_FALSE(Exists(d.Sub("spool/" + id.Hex()))) << "a bad chunk was spooled";
+
+  upstream.chunks[id] = good;
+  ASSERT_TRUE(src.Fetch(id).ok());
+  ASSERT_TRUE(Exists(d.Sub("spool/" + id.Hex())));
+  WriteFile(d.Sub("spool/" + id.Hex()), "damaged on disk");
+  auto again = src.Fetch(id);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(*again == good);
+  EXPECT_EQ(upstream.fetches, 3) << "the damaged spooled chunk was not fetched again";
+}
+
+TEST(AgentChunkSourceTest, StoreSourceReturnsOnlyVerifiedObjects) {
+  TempDir d;
+  WriteFile(d.Sub("data/a.txt"), "some protected content");
+  StoreOptions o;
+  o.sync = false;
+  auto s = Store::Open(d.Sub("store"), o, OpenMode::kCreate);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_TRUE((*s)->Capture(d.Sub("data"), {}).ok());
+  auto m = (*s)->Manifest(std::nullopt);
+  ASSERT_TRUE(m.ok());
+  StoreChunkSource src(s->get());
+  EXPECT_TRUE(src.VerifiesIds());  // Store::ReadObject hashes what it decodes
+  auto c = src.Fetch(m->Chunks().at(0));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(std::string(c->begin(), c->end()), "some protected content");
 }
 
 }  // namespace
