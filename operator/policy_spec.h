@@ -40,9 +40,9 @@ struct PolicySpec {
   int snapshot_every = 20;
   int max_chain = 50;
   std::string delta_engine = "auto";  // auto | bsdiff | zstd | none
-  uint32_t chunk_min = 16384;
-  uint32_t chunk_avg = 65536;
-  uint32_t chunk_max = 262144;
+  uint32_t chunk_min = 65536;         // libstate's ChunkerParams defaults
+  uint32_t chunk_avg = 262144;
+  uint32_t chunk_max = 1048576;
 
   int keep_versions = 100;
   std::optional<std::chrono::nanoseconds> keep_for;

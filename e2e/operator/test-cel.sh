@@ -136,7 +136,7 @@ spec:
 EOF2
 spec=$(kubectl -n "$NS" get statepolicy good -o jsonpath='{.spec}')
 for want in '"debounce":"2s"' '"snapshotEvery":20' '"onTimeout":"Fail"' '"type":"Local"' \
-  '"avgSize":65536' '"onDelete":"Retain"' '"paused":false' '"subPath":""'; do
+  '"avgSize":262144' '"onDelete":"Retain"' '"paused":false' '"subPath":""'; do
   expect_contains "defaulted spec" "$spec" "$want"
 done
 kubectl -n "$NS" apply -f - >/dev/null <<'EOF2'

@@ -107,10 +107,11 @@ class ObjectStore {
   ObjectDbs dbs_;
   const StoreOptions& opts_;
   // LRU of decoded objects, bounded by bytes. A changed chunk's delta bases are the
-  // previous version's chunks around it (up to four), themselves deltas of the version
-  // before: decoding one chunk at chain depth d visits O(d^2) distinct objects, shared with
-  // its neighbours, and without a cache that holds them it visits 3^d. 32 MiB holds that
-  // graph for d = 16 (max_chain) with 64 KiB chunks, and a restore's sliding window over it.
+  // previous version's chunks that held its bytes (one or two, at most four), themselves
+  // deltas of the version before: without a cache, decoding a chunk at chain depth d visits
+  // every path through that graph (up to 4^d); with it, each object once. 32 MiB holds the
+  // graph of a chunk at depth 20 (the agent's snapshot interval) with 256 KiB chunks and
+  // one or two bases each, and a restore's sliding window over neighbouring chunks.
   static constexpr uint64_t kCacheBytes = 32ull << 20;
   uint64_t cache_bytes_ = 0;
   std::atomic<uint64_t> decoded_{0};

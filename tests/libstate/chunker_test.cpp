@@ -46,6 +46,18 @@ std::string CutDigest(const std::vector<ChunkSpan>& spans) {
 // format change (every existing store's chunks stop deduplicating against new captures).
 TEST(ChunkerGoldenTest, DefaultParamsCutGoldenInputAtPinnedOffsets) {
   Chunker c(ChunkerParams{});
+  ASSERT_EQ(c.params().Name(), "fastcdc1-65536-262144-1048576");
+  auto spans = c.Split(GoldenInput());
+  // The larger masks' zero bits include the smaller ones', so these are also cuts of the
+  // former defaults below.
+  const std::vector<uint64_t> kCuts = {128552, 405740, 672958, 940160, 1048576};
+  EXPECT_EQ(CutOffsets(spans), kCuts);
+  EXPECT_EQ(CutDigest(spans), "8d6edbe6bebc7220721d532b3173afefe59ea72112e4d069229e7967364e00dd");
+}
+
+// The defaults until 2026-11 (16/64/256 KiB): stores created with them keep them.
+TEST(ChunkerGoldenTest, FormerDefaultParamsCutGoldenInputAtPinnedOffsets) {
+  Chunker c(ChunkerParams{16384, 65536, 262144});
   ASSERT_EQ(c.params().Name(), "fastcdc1-16384-65536-262144");
   auto spans = c.Split(GoldenInput());
   const std::vector<uint64_t> kFirstCuts = {79991,  128552, 244162, 333139, 405740, 479421,
@@ -216,7 +228,7 @@ TEST(ChunkerStabilityTest, InsertionNearStartLeavesLaterChunkIdsUnchanged) {
   };
   std::vector<ObjectId> before = ids(original);
   std::vector<ObjectId> after = ids(edited);
-  ASSERT_GT(before.size(), 500u);  // ~1000 chunks of 64 KiB on average
+  ASSERT_GT(before.size(), 150u);  // ~250 chunks of 256 KiB on average
   std::set<ObjectId> known(before.begin(), before.end());
   // Skip the first few chunks (the edit is in the first one; its neighbour may shift).
   const size_t skip = 3;
@@ -252,7 +264,7 @@ TEST(ChunkerStabilityTest, DeletionNearStartLeavesLaterChunkIdsUnchanged) {
 
 TEST(ChunkerParamsTest, DefaultsAreValidAndNamed) {
   EXPECT_TRUE(ChunkerParams{}.Validate().ok());
-  EXPECT_EQ(ChunkerParams{}.Name(), "fastcdc1-16384-65536-262144");
+  EXPECT_EQ(ChunkerParams{}.Name(), "fastcdc1-65536-262144-1048576");
   EXPECT_EQ((ChunkerParams{64, 128, 256}.Name()), "fastcdc1-64-128-256");
   EXPECT_TRUE((ChunkerParams{64, 128, 256}.Validate().ok()));
   EXPECT_TRUE((ChunkerParams{1024, 4096, 64u << 20}.Validate().ok()));

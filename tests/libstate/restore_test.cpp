@@ -293,7 +293,7 @@ TEST_F(RestoreTest, ChunksFromAnUnverifyingSourceAreHashedBeforeTheyAreWritten) 
 // is left alone, and every other position restores byte-exact through the same path.
 TEST_F(RestoreTest, ParallelVerificationNamesTheBadChunkWhereverItIs) {
   SplitMix64 rng(TestSeed(42));
-  Bytes big = rng.RandomBytes(3 << 20);
+  Bytes big = rng.RandomBytes(8 << 20);
   WriteFile(src_ + "/big.bin", big);
   CaptureAt(t0_);
   auto m = store_->Manifest(std::nullopt);

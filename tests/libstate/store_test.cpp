@@ -329,7 +329,7 @@ TEST_F(StoreTest, MerkleIntegrityDetectsACorruptedObjectAndNamesFileVersionAndOb
   SplitMix64 rng(seed);
   WriteFile(src_ + "/a.txt", TextBytes(rng, 5000));
   WriteFile(src_ + "/b.txt", TextBytes(rng, 6000));
-  Bytes big = rng.RandomBytes(200000);
+  Bytes big = rng.RandomBytes(1500000);  // above max_size: at least two chunks
   WriteFile(src_ + "/big.bin", big);
   Tree before = ReadTree(src_);
   ObjectId victim;

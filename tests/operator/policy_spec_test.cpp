@@ -21,7 +21,7 @@ TEST(PolicySpecTest, AppliesTheCrdDefaultsToAMinimalSpec) {
   EXPECT_EQ(s->snapshot_every, 20);
   EXPECT_EQ(s->max_chain, 50);
   EXPECT_EQ(s->delta_engine, "auto");
-  EXPECT_EQ(s->chunk_avg, 65536u);
+  EXPECT_EQ(s->chunk_avg, 262144u);
   EXPECT_EQ(s->keep_versions, 100);
   EXPECT_FALSE(s->keep_for.has_value());
   EXPECT_EQ(s->on_delete, "Retain");
