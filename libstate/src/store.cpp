@@ -250,7 +250,7 @@ Result<std::optional<VersionInfo>> StoreImpl::VersionAtSet(LmdbTxn& txn, std::st
 // deletions earlier in the file do not point the delta at unrelated chunks. (Measured with
 // bench/storage_compare.py against the former choice, the overlapping chunks at the same
 // offset plus a neighbour each side: the same or fewer stored bytes on every workload,
-// 2.6x faster capture of a 64 MiB checkpoint, fewer bases to decode on restore.)
+// 2.3x faster capture of a 64 MiB checkpoint, fewer bases to decode on restore.)
 Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const VersionInfo* prev,
                                uint64_t seq, VersionInfo* v, uint64_t* bytes_read) {
   StoragePolicy policy(opts_);
