@@ -176,10 +176,6 @@ class FileWriterPool {
 constexpr size_t kRestoreWriters = 4;
 constexpr uint64_t kRestoreBuffered = 16ull << 20;
 
-}  // namespace
-
-namespace {
-
 // Checks fetched chunks against their ids on a helper thread, and on the calling thread
 // whenever it would otherwise wait, while the calling thread goes on fetching (the source
 // stays on it) and hands verified chunks to the sink in order. SHA-256 is most of a
