@@ -3,6 +3,8 @@
 # Shared by e2e/cluster/{up,down,restart-apiserver,smoke}. Not executable on its own.
 
 DKC_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../free-port.sh
+source "$DKC_SRC/../free-port.sh"
 DKC_DEFAULT_DIR=${DKCLUSTER_DIR:-/tmp/dkcluster}
 # Components in start order; stopped in reverse.
 DKC_COMPONENTS=(etcd apiserver controller-manager scheduler nodesim)
@@ -98,24 +100,8 @@ dkc_build() {
   DKC_BIN=$bin
 }
 
-# Sets variable $1 to a free TCP port on 127.0.0.1: never 2379/2380/6443/
-# 10250-10259, not handed out before in this run.
-DKC_PORTS_TAKEN=" "
-dkc_free_port() {
-  local -n _port=$1
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
-    case $p in 2379 | 2380 | 6443 | 1025[0-9]) continue ;; esac
-    [[ $DKC_PORTS_TAKEN == *" $p "* ]] && continue
-    if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
-      DKC_PORTS_TAKEN+="$p "
-      _port=$p
-      return
-    fi
-  done
-  dkc_die "no free port found"
-}
+# Sets variable $1 to a free TCP port (see ../free-port.sh).
+dkc_free_port() { e2e_free_port "$1" || dkc_die "no free port found"; }
 
 # pid of a component when it is running (and really is ours), else empty.
 dkc_pid() {

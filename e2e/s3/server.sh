@@ -12,6 +12,8 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../free-port.sh
+source "$SRC/../free-port.sh"
 ACCESS_KEY=dk-test-access
 SECRET_KEY=dk-test-secret-0123456789abcdef
 REGION=us-east-1
@@ -74,19 +76,6 @@ build() {
   flock -u 9
   exec 9>&-
   printf '%s\n' "$bin"
-}
-
-# A free TCP port on 127.0.0.1 (the server is restarted on another one if it loses a race).
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
-    if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
-      printf '%s\n' "$p"
-      return
-    fi
-  done
-  die "no free port found"
 }
 
 # pid recorded in DIR/NAME.pid when that process is alive and is versitygw, else nothing.
@@ -197,7 +186,7 @@ cmd_start() {
   mkdir -p "$dir/root" "$dir/logs"
   make_tls "$dir"
   for attempt in 1 2 3; do
-    port=$(free_port)
+    e2e_free_port port || die "no free port found"
     if start_one "$dir" versitygw "$bin" "$port"; then ok=1; break; fi
     stop_all "$dir" versitygw
     log "versitygw did not come up on port $port (attempt $attempt); see $dir/logs/versitygw.log"
@@ -205,7 +194,7 @@ cmd_start() {
   ((ok)) || die "versitygw did not start"
   ok=0
   for attempt in 1 2 3; do
-    tls_port=$(free_port)
+    e2e_free_port tls_port || die "no free port found"
     if start_one "$dir" versitygw-tls "$bin" "$tls_port" --cert "$dir/tls/server.crt" --key "$dir/tls/server.key"; then
       ok=1
       break
