@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace dk {
 namespace {
@@ -92,6 +93,38 @@ uint64_t LmdbEnv::FileBytes() const {
   struct stat st;
   if (stat((dir_ + "/data.mdb").c_str(), &st) != 0) return 0;
   return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+Result<LmdbEnv::Space> LmdbEnv::SpaceOf(LmdbTxn& txn) {
+  MDB_envinfo info;
+  if (int rc = mdb_env_info(env_, &info)) return LmdbStatus(rc, "env info");
+  MDB_stat st;
+  if (int rc = mdb_env_stat(env_, &st)) return LmdbStatus(rc, "env stat");
+  Space sp;
+  sp.page_size = st.ms_psize;
+  sp.pages = static_cast<uint64_t>(info.me_last_pgno) + 1;
+  // The freelist (database 0) maps a transaction id to the pages it freed: a count, then the
+  // page numbers (an MDB_IDL of size_t).
+  MDB_cursor* c = nullptr;
+  if (int rc = mdb_cursor_open(txn.raw(), 0, &c)) return LmdbStatus(rc, "open freelist cursor");
+  MDB_val k, v;
+  int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (v.mv_size >= sizeof(size_t)) {
+      size_t n;
+      std::memcpy(&n, v.mv_data, sizeof n);
+      sp.free_pages += n;
+    }
+  }
+  mdb_cursor_close(c);
+  if (rc != MDB_NOTFOUND) return LmdbStatus(rc, "read freelist");
+  return sp;
+}
+
+Result<LmdbDbStat> DbStat(LmdbTxn& txn, MDB_dbi db) {
+  MDB_stat st;
+  if (int rc = mdb_stat(txn.raw(), db, &st)) return LmdbStatus(rc, "database stat");
+  return LmdbDbStat{st.ms_entries, st.ms_branch_pages, st.ms_leaf_pages, st.ms_overflow_pages};
 }
 
 Result<std::string_view> LmdbTxn::Get(MDB_dbi db, std::string_view key) {

@@ -43,12 +43,24 @@ class LmdbEnv {
   Status CopyCompact(const std::string& path);
   // Bytes the data file occupies on disk.
   uint64_t FileBytes() const;
+  // Page accounting as of `txn`: the page size, the pages the file holds up to the highest one
+  // in use, and how many of those are free (recorded in LMDB's freelist for reuse).
+  struct Space {
+    uint64_t page_size = 0, pages = 0, free_pages = 0;
+  };
+  Result<Space> SpaceOf(LmdbTxn& txn);
 
  private:
   LmdbEnv(MDB_env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
   MDB_env* env_;
   std::string dir_;
 };
+
+// Pages and entries of one database (branch + leaf + overflow = its pages).
+struct LmdbDbStat {
+  uint64_t entries = 0, branch_pages = 0, leaf_pages = 0, overflow_pages = 0;
+};
+Result<LmdbDbStat> DbStat(LmdbTxn& txn, MDB_dbi db);
 
 class LmdbCursor;
 

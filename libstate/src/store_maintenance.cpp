@@ -297,6 +297,23 @@ Result<StoreStats> StoreImpl::Stats() {
   }
   st.chunker = opts_.chunker.Name();
   st.file_bytes = env_->FileBytes();
+  for (auto [name, dbi] : {std::pair{"meta", dbs_.meta},
+                           {"objects", dbs_.objects},
+                           {"refs", dbs_.refs},
+                           {"deps", dbs_.deps},
+                           {"files", dbs_.files},
+                           {"versions", dbs_.versions},
+                           {"sets", dbs_.sets}}) {
+    DK_ASSIGN_OR_RETURN(LmdbDbStat d, DbStat(txn, dbi));
+    st.databases.push_back(
+        {name, d.entries, d.branch_pages + d.leaf_pages + d.overflow_pages, d.overflow_pages});
+  }
+  {
+    DK_ASSIGN_OR_RETURN(LmdbEnv::Space sp, env_->SpaceOf(txn));
+    st.page_size = sp.page_size;
+    st.pages = sp.pages;
+    st.free_pages = sp.free_pages;
+  }
   {
     DK_ASSIGN_OR_RETURN(LmdbCursor c, LmdbCursor::Open(txn, dbs_.files));
     for (bool ok = c.Seek(""); ok; ok = c.Next()) {

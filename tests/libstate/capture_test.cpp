@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
+
 #include "libstate/store.h"
 #include "libstate/store_test_util.h"
 
@@ -321,6 +323,36 @@ TEST_F(CaptureTest, CapturingSmallFilesDoesNotTouchMegabytesPerFile) {
   // hundred per file allow for sanitizer builds (shadow memory, no reuse of freed memory).
   RecordProperty("minor_faults", static_cast<int>(faults));
   EXPECT_LT(faults, 600L * kCount) << faults << " minor page faults for " << kCount << " files";
+}
+
+TEST_F(CaptureTest, StatsAccountForEveryPageOfTheDataFile) {
+  SplitMix64 rng(TestSeed(32));
+  for (int i = 0; i < 50; ++i) WriteFile(src_ + "/f" + std::to_string(i), rng.RandomBytes(300));
+  WriteFile(src_ + "/big", rng.RandomBytes(20000));  // a value too big for a leaf page
+  Capture();
+  for (int i = 0; i < 50; i += 2) WriteFile(src_ + "/f" + std::to_string(i), rng.RandomBytes(300));
+  Capture();  // copy-on-write: the pages the first capture's tree used are now free
+  auto st = store_->Stats();
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->page_size, static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
+  std::map<std::string, StoreStats::Database> db;
+  uint64_t used = st->free_pages;
+  for (const auto& d : st->databases) {
+    db[d.name] = d;
+    used += d.pages;
+  }
+  for (const char* name : {"meta", "objects", "refs", "deps", "files", "versions", "sets"})
+    EXPECT_EQ(db.count(name), 1u) << name;
+  EXPECT_EQ(db["objects"].entries, st->objects);
+  EXPECT_EQ(db["versions"].entries, st->versions);
+  EXPECT_EQ(db["files"].entries, st->files);
+  EXPECT_EQ(db["sets"].entries, 2u);
+  EXPECT_GE(db["objects"].overflow_pages, 20000 / st->page_size);
+  EXPECT_GT(st->free_pages, 0u);
+  // What is not in a database or free is LMDB's own: two meta pages, the catalog, the freelist.
+  EXPECT_LE(used, st->pages);
+  EXPECT_LE(st->pages - used, 8u);
+  EXPECT_LE(st->pages * st->page_size, st->file_bytes + st->page_size);
 }
 
 TEST_F(CaptureTest, CaptureOfAMissingRootFailsWithNotFoundNamingIt) {

@@ -332,6 +332,24 @@ int CmdStats(const Args& a) {
   std::printf("saving          %.1fx (logical / stored)\n",
               ratio(r->logical_bytes, r->stored_bytes));
   std::printf("data file       %s on disk\n", FormatBytes(r->file_bytes).c_str());
+  // Where the data file's pages go; "other" is LMDB's own (meta pages, freelist, catalog).
+  uint64_t accounted = r->free_pages;
+  std::printf("pages           %llu of %s:\n", static_cast<unsigned long long>(r->pages),
+              FormatBytes(r->page_size).c_str());
+  for (const auto& d : r->databases) {
+    accounted += d.pages;
+    std::printf("  %-13s %8llu pages %10s  %llu entries, %llu overflow pages\n", d.name.c_str(),
+                static_cast<unsigned long long>(d.pages),
+                FormatBytes(d.pages * r->page_size).c_str(),
+                static_cast<unsigned long long>(d.entries),
+                static_cast<unsigned long long>(d.overflow_pages));
+  }
+  std::printf("  %-13s %8llu pages %10s  reused by later writes; `dkctl gc` compacts\n", "free",
+              static_cast<unsigned long long>(r->free_pages),
+              FormatBytes(r->free_pages * r->page_size).c_str());
+  uint64_t other = r->pages > accounted ? r->pages - accounted : 0;
+  std::printf("  %-13s %8llu pages %10s\n", "other", static_cast<unsigned long long>(other),
+              FormatBytes(other * r->page_size).c_str());
   return kExitOk;
 }
 

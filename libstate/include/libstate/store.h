@@ -115,6 +115,14 @@ struct StoreStats {
   uint64_t stored_bytes = 0;   // sum of stored (compressed/delta) object sizes
   uint64_t delta_objects = 0, full_objects = 0;
   uint64_t file_bytes = 0;  // data file on disk
+  // Where the data file's pages go: each database's B-tree (overflow pages hold values too
+  // big for a leaf page), and free pages that later captures reuse. page_size bytes each.
+  struct Database {
+    std::string name;
+    uint64_t entries = 0, pages = 0, overflow_pages = 0;
+  };
+  std::vector<Database> databases;
+  uint64_t page_size = 0, pages = 0, free_pages = 0;
 };
 
 struct SetManifest;  // libstate/manifest.h
