@@ -203,14 +203,17 @@ TEST(CppRestTransportTest, CancelEndsAnIdleStream) {
     release.wait_for(std::chrono::seconds(20));  // idle, like a quiet watch
   });
   Cancellation cancel;
+  std::thread canceller;  // joined, not detached: it may still be inside Cancel() when the
+                          // stream has ended, and `cancel` must outlive it
   auto r = Transport(server.url())
                ->Stream(
                    HttpRequest{},
                    [&](std::string_view) {
-                     std::thread([&] { cancel.Cancel(); }).detach();
+                     if (!canceller.joinable()) canceller = std::thread([&] { cancel.Cancel(); });
                      return true;
                    },
                    &cancel);
+  if (canceller.joinable()) canceller.join();
   EXPECT_TRUE(cancel.IsCancelled());
   EXPECT_TRUE(r.ok()) << r.status();
   release_server.set_value();
