@@ -197,7 +197,9 @@ def tool_dkctl(args, vdirs, work, recompress=0):
     t0 = time.time()
     run([args.dkctl, "restore", out, "--no-owner"], env)
     t_restore = time.time() - t0
-    return du(os.path.join(store, "data.mdb")), t_store, t_restore
+    # The data file and the pack files (lock.mdb and writer.lock hold no data).
+    stored = du(os.path.join(store, "data.mdb")) + du(os.path.join(store, "packs"))
+    return stored, t_store, t_restore
 
 
 def chain_tool(make_full, make_patch, apply_full, apply_patch):

@@ -9,7 +9,8 @@
 
 namespace dk {
 namespace {
-constexpr uint8_t kObjectFormat = 1;
+constexpr uint8_t kInlineFormat = 1;  // header, payload
+constexpr uint8_t kPackedFormat = 2;  // header, varint pack, varint offset, varint length
 constexpr uint64_t kMaxObjectSize = 1ull << 30;  // sanity bound on a decoded object
 constexpr int kMaxDecodeDepth = 1024;
 
@@ -26,13 +27,18 @@ ObjectHeader WholeHeader(uint64_t raw_size, int level) {
 
 std::string EncodeHeader(const ObjectHeader& h) {
   Encoder e;
-  e.PutU8(kObjectFormat);
+  e.PutU8(h.packed ? kPackedFormat : kInlineFormat);
   e.PutU8(static_cast<uint8_t>(h.codec));
   e.PutU8(h.engine);
   e.PutVarint(h.depth);
   e.PutVarint(h.raw_size);
   e.PutVarint(h.bases.size());
   for (const auto& b : h.bases) e.PutId(b);
+  if (h.packed) {
+    e.PutVarint(h.loc.pack);
+    e.PutVarint(h.loc.offset);
+    e.PutVarint(h.loc.length);
+  }
   return e.Take();
 }
 
@@ -56,7 +62,8 @@ Result<ObjectHeader> ObjectStore::ParseHeader(const ObjectId& id, std::string_vi
   auto bad = [&](const char* what) {
     return Status::Corruption("object " + id.Hex() + ": " + what);
   };
-  if (!d.GetU8(&fmt) || fmt != kObjectFormat) return bad("unknown object format");
+  if (!d.GetU8(&fmt) || (fmt != kInlineFormat && fmt != kPackedFormat))
+    return bad("unknown object format");
   if (!d.GetU8(&codec) || (codec != 1 && codec != 2)) return bad("unknown codec");
   h.codec = static_cast<ObjectCodec>(codec);
   if (!d.GetU8(&h.engine) || !d.GetVarintAs(&h.depth) || !d.GetVarint(&h.raw_size) ||
@@ -69,6 +76,17 @@ Result<ObjectHeader> ObjectStore::ParseHeader(const ObjectId& id, std::string_vi
   for (auto& b : h.bases)
     if (!d.GetId(&b)) return bad("truncated base list");
   h.payload_offset = value.size() - d.rest().size();
+  h.stored_size = value.size();
+  if (fmt == kPackedFormat) {
+    h.packed = true;
+    if (!d.GetVarintAs(&h.loc.pack) || !d.GetVarint(&h.loc.offset) || !d.GetVarint(&h.loc.length) ||
+        !d.rest().empty()) {
+      return bad("garbled pack location");
+    }
+    if (h.loc.length > kMaxObjectSize) return bad("declared packed length too large");
+    h.stored_size = h.payload_offset + h.loc.length;  // the location is not counted
+    h.payload_offset = value.size();
+  }
   return h;
 }
 
@@ -102,15 +120,31 @@ Status ObjectStore::SetRefs(LmdbTxn& txn, const ObjectId& id, uint64_t v, uint64
   return txn.Put(dbs_.refs, Key(id), e.str());
 }
 
-// Writes an encoded object with fresh reference counts.
+// Writes an encoded object with fresh reference counts; packs the payload when the record
+// would not fit a leaf page.
 Status ObjectStore::PutEncoded(LmdbTxn& txn, const ObjectId& id, const ObjectHeader& h,
                                ByteView payload, uint64_t* written) {
   std::string value = EncodeHeader(h);
-  value.append(AsChars(payload));
+  if (value.size() + payload.size() > kMaxInlineRecord) {
+    ObjectHeader ph = h;
+    ph.packed = true;
+    DK_ASSIGN_OR_RETURN(ph.loc, packs_->Append(payload));
+    *written = value.size() + payload.size();  // as inline: where it is is not counted
+    value = EncodeHeader(ph);
+  } else {
+    value.append(AsChars(payload));
+    *written = value.size();
+  }
   DK_RETURN_IF_ERROR(txn.Put(dbs_.objects, Key(id), value));
-  DK_RETURN_IF_ERROR(SetRefs(txn, id, 0, 0));
-  *written = value.size();
-  return Status::Ok();
+  return SetRefs(txn, id, 0, 0);
+}
+
+Status ObjectStore::Repack(LmdbTxn& txn, const ObjectId& id) {
+  DK_ASSIGN_OR_RETURN(ObjectHeader h, Header(txn, id));
+  if (!h.packed) return Status::Ok();
+  DK_ASSIGN_OR_RETURN(Bytes payload, packs_->Read(h.loc, id));
+  DK_ASSIGN_OR_RETURN(h.loc, packs_->Append(payload));
+  return txn.Put(dbs_.objects, Key(id), EncodeHeader(h));
 }
 
 Status ObjectStore::StoreWhole(LmdbTxn& txn, const ObjectId& id, ByteView content,
@@ -125,7 +159,7 @@ Status ObjectStore::Recompress(LmdbTxn& txn, const ObjectId& id, int level, uint
   DK_ASSIGN_OR_RETURN(Bytes content, Read(txn, id));
   DK_ASSIGN_OR_RETURN(auto refs, Refs(txn, id));
   DK_ASSIGN_OR_RETURN(std::string_view old, txn.Get(dbs_.objects, Key(id)));
-  const uint64_t old_size = old.size();
+  const uint64_t old_size = h.stored_size;
   DK_ASSIGN_OR_RETURN(Bytes z, ZstdCompress(content, level));
   ObjectHeader nh = WholeHeader(content.size(), level);
   if (EncodeHeader(nh).size() + z.size() >= old_size) {
@@ -180,16 +214,13 @@ Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView con
   h.depth = depth + 1;
   h.raw_size = content.size();
   h.bases = bases;
-  std::string value = EncodeHeader(h);
-  value.append(AsChars(best));
-  DK_RETURN_IF_ERROR(txn.Put(dbs_.objects, Key(id), value));
-  DK_RETURN_IF_ERROR(SetRefs(txn, id, 0, 0));
+  DK_RETURN_IF_ERROR(PutEncoded(txn, id, h, best, &written));
   for (const auto& b : bases) {
     DK_ASSIGN_OR_RETURN(auto r, Refs(txn, b));
     DK_RETURN_IF_ERROR(SetRefs(txn, b, r.first, r.second + 1));
     DK_RETURN_IF_ERROR(txn.Put(dbs_.deps, Key(b) + Key(id), ""));
   }
-  return static_cast<uint64_t>(value.size());
+  return written;
 }
 
 void ObjectStore::CachePut(const ObjectId& id, const Bytes& b) {
@@ -230,6 +261,11 @@ Result<Bytes> ObjectStore::ReadDepth(LmdbTxn& txn, const ObjectId& id, int depth
   std::string_view value = *v;
   DK_ASSIGN_OR_RETURN(ObjectHeader h, ParseHeader(id, value));
   ByteView payload = AsBytes(value.substr(h.payload_offset));
+  Bytes packed;
+  if (h.packed) {
+    DK_ASSIGN_OR_RETURN(packed, packs_->Read(h.loc, id));
+    payload = packed;
+  }
   Bytes out;
   if (h.codec == ObjectCodec::kZstd) {
     unsigned long long declared = ZSTD_getFrameContentSize(payload.data(), payload.size());

@@ -1,6 +1,8 @@
 // ObjectStore: content-addressed objects inside the store's LMDB environment (private).
 //
 // Databases: "objects" id -> encoded object; "refs" id -> (vrefs, brefs); "deps" base||dep.
+// A payload too big for an LMDB leaf page is appended to a pack file (pack_store.h) and the
+// objects record holds its location instead; small payloads stay in the record.
 // An object is stored whole (zstd) or as a delta against 1..4 base objects (the bases
 // concatenated are the patch's reference). vrefs counts version references, brefs counts
 // objects that use it as a delta base. An object is deleted when both reach zero; deleting
@@ -20,6 +22,7 @@
 #include "libstate/options.h"
 #include "libstate/result.h"
 #include "lmdb_env.h"
+#include "pack_store.h"
 
 namespace dk {
 
@@ -31,7 +34,10 @@ struct ObjectHeader {
   uint32_t depth = 0;  // patches to apply to decode (0 = whole)
   uint64_t raw_size = 0;
   std::vector<ObjectId> bases;
-  size_t payload_offset = 0;
+  size_t payload_offset = 0;  // in the record, when not packed
+  bool packed = false;
+  PackLocation loc;          // when packed
+  uint64_t stored_size = 0;  // header + payload, wherever the payload is
 };
 
 struct ObjectDbs {
@@ -40,7 +46,13 @@ struct ObjectDbs {
 
 class ObjectStore {
  public:
-  ObjectStore(ObjectDbs dbs, const StoreOptions& opts) : dbs_(dbs), opts_(opts) {}
+  // `packs` outlives this object (the store owns it; GC's compaction replaces this object).
+  ObjectStore(ObjectDbs dbs, const StoreOptions& opts, PackStore* packs)
+      : dbs_(dbs), opts_(opts), packs_(packs) {}
+
+  // A record whose encoding (header and payload) is longer than this is packed: LMDB puts
+  // a value of over ~1,998 bytes (32-byte key, 4 KiB pages) on overflow pages of its own.
+  static constexpr size_t kMaxInlineRecord = 1984;
 
   bool Exists(LmdbTxn& txn, const ObjectId& id);
   // Stores `content` (whose hash is `id`) whole, or as a delta against `bases` (existing
@@ -57,6 +69,11 @@ class ObjectStore {
   // delta bases decoded on the way are verified. Not cached.
   Result<Bytes> ReadForCallerToVerify(LmdbTxn& txn, const ObjectId& id);
   Result<ObjectHeader> Header(LmdbTxn& txn, const ObjectId& id);
+  // Parses an objects record (for scans over the objects database).
+  static Result<ObjectHeader> ParseHeader(const ObjectId& id, std::string_view value);
+  // Copies the packed payload of `id` to the current pack and records its new location (GC,
+  // emptying packs that are mostly garbage). Content, id and references are unchanged.
+  Status Repack(LmdbTxn& txn, const ObjectId& id);
   Status AddVersionRef(LmdbTxn& txn, const ObjectId& id);
   // Drops a version reference; deletes the object (and releases its bases) at zero.
   // *freed counts deleted objects.
@@ -94,7 +111,6 @@ class ObjectStore {
   };
 
  private:
-  Result<ObjectHeader> ParseHeader(const ObjectId& id, std::string_view value);
   Status SetRefs(LmdbTxn& txn, const ObjectId& id, uint64_t v, uint64_t b);
   Status Delete(LmdbTxn& txn, const ObjectId& id, uint64_t* freed);
   Status StoreWhole(LmdbTxn& txn, const ObjectId& id, ByteView content, uint64_t* written);
@@ -106,6 +122,7 @@ class ObjectStore {
 
   ObjectDbs dbs_;
   const StoreOptions& opts_;
+  PackStore* const packs_;
   // LRU of decoded objects, bounded by bytes. A changed chunk's delta bases are the
   // previous version's chunks that held its bytes (one or two, at most four), themselves
   // deltas of the version before: without a cache, decoding a chunk at chain depth d visits

@@ -132,8 +132,14 @@ Status StoreImpl::Init() {
                                  " is already open for writing by another process");
     }
   }
+  packs_ = std::make_unique<PackStore>(path_ + "/packs", opts_.sync);
   DK_RETURN_IF_ERROR(OpenEnv());
   return Status::Ok();
+}
+
+Status StoreImpl::CommitWrite(LmdbTxn& txn) {
+  DK_RETURN_IF_ERROR(packs_->Sync());
+  return txn.Commit();
 }
 
 Status StoreImpl::OpenEnv() {
@@ -184,7 +190,8 @@ Status StoreImpl::OpenDbs(bool create) {
     DK_RETURN_IF_ERROR(txn.Put(dbs_.meta, kChunkerKey, opts_.chunker.Name()));
   }
   chunker_ = std::make_unique<Chunker>(opts_.chunker);
-  objects_ = std::make_unique<ObjectStore>(ObjectDbs{dbs_.objects, dbs_.refs, dbs_.deps}, opts_);
+  objects_ = std::make_unique<ObjectStore>(ObjectDbs{dbs_.objects, dbs_.refs, dbs_.deps}, opts_,
+                                           packs_.get());
   if (schema == 0) {
     DK_RETURN_IF_ERROR(txn.Put(dbs_.meta, kSchemaKey, std::to_string(kSchemaVersion)));
     DK_RETURN_IF_ERROR(txn.Put(dbs_.meta, kNextSetKey, "1"));
@@ -194,12 +201,14 @@ Status StoreImpl::OpenDbs(bool create) {
       Migrator m(this);
       DK_RETURN_IF_ERROR_CTX(m.MigrateV1(txn), "migrate store " + path_ + " from schema 1");
     }
-    // 2 -> 3 rewrites no record: schema 3 only stops filling in the whole-content hash of
-    // file versions. The number changes so that builds that still check that hash refuse
-    // the store instead of reporting its new versions as corrupt.
+    // 2 -> 3 -> 4 rewrite no record: schema 3 stops filling in the whole-content hash of
+    // file versions, schema 4 adds packed objects (pack_store.h) beside inline ones. The
+    // number changes so that older builds refuse the store instead of reporting its new
+    // versions as corrupt.
     DK_RETURN_IF_ERROR(txn.Put(dbs_.meta, kSchemaKey, std::to_string(kSchemaVersion)));
   }
-  return txn.Commit();  // also for read txns: aborting would close the new dbi handles
+  // Also for read txns: aborting would close the new dbi handles.
+  return txn.write() ? CommitWrite(txn) : txn.Commit();
 }
 
 Result<uint64_t> StoreImpl::NextSet(LmdbTxn& txn) {
@@ -550,7 +559,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
   res.objects_decoded = objects_->decoded() - decoded_before;
   if (res.changed + res.deleted == 0) {
     // Nothing new: keep stat-cache refreshes, record no set.
-    DK_RETURN_IF_ERROR(txn.Commit());
+    DK_RETURN_IF_ERROR(CommitWrite(txn));
     return res;
   }
   SetInfo si;
@@ -560,7 +569,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
   DK_ASSIGN_OR_RETURN(si.root, ComputeSetRoot(txn, &si.live_entries, &si.logical_bytes));
   DK_RETURN_IF_ERROR(txn.Put(dbs_.sets, BE64(set), EncodeSet(si)));
   DK_RETURN_IF_ERROR(txn.Put(dbs_.meta, kNextSetKey, std::to_string(set + 1)));
-  Status cs = txn.Commit();
+  Status cs = CommitWrite(txn);
   if (!cs.ok()) return cs.WithContext("capture " + root + " into store " + path_);
   res.set = set;
   res.root = si.root;

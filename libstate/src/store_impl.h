@@ -44,6 +44,12 @@ class StoreImpl final : public Store {
   struct NewContent;  // chunks being written for one file version
 
   Status OpenEnv();
+  // Commits a write transaction, first making the pack bytes it refers to durable.
+  Status CommitWrite(LmdbTxn& txn);
+  // GC: rewrites packs that are at least half garbage and removes unreferenced ones.
+  Status RepackLocked(GcReport* rep);
+  // Data file plus pack files, on disk.
+  uint64_t DiskBytes();
   Status OpenDbs(bool create);
   Status MigrateIfNeeded(uint32_t schema);
   int64_t Now() const { return opts_.clock ? opts_.clock() : SystemClockNs(); }
@@ -76,6 +82,7 @@ class StoreImpl final : public Store {
   UniqueFd lock_fd_;
   std::unique_ptr<LmdbEnv> env_;
   StoreDbs dbs_{};
+  std::unique_ptr<PackStore> packs_;
   std::unique_ptr<ObjectStore> objects_;
   std::mutex mu_;  // serialises writers and use of objects_' cache
 };

@@ -133,7 +133,7 @@ Result<GcReport> StoreImpl::Gc(const RetentionPolicy& policy) {
   std::lock_guard<std::mutex> lock(mu_);
   ObjectStore::CacheScope cache(objects_);
   GcReport rep;
-  rep.bytes_before = env_->FileBytes();
+  rep.bytes_before = DiskBytes();
   const int64_t now = Now();
   {
     DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(true));
@@ -223,7 +223,7 @@ Result<GcReport> StoreImpl::Gc(const RetentionPolicy& policy) {
       for (const auto& k : drop) DK_RETURN_IF_ERROR(txn.Del(dbs_.sets, k));
       rep.sets_dropped = drop.size();
     }
-    DK_RETURN_IF_ERROR_CTX(txn.Commit(), "gc of store " + path_);
+    DK_RETURN_IF_ERROR_CTX(CommitWrite(txn), "gc of store " + path_);
   }
   if (policy.recompress_level > 0) {
     std::vector<ObjectId> ids;
@@ -244,10 +244,11 @@ Result<GcReport> StoreImpl::Gc(const RetentionPolicy& policy) {
         DK_RETURN_IF_ERROR(
             objects_->Recompress(txn, ids[j], policy.recompress_level, &rep.recompress_saved));
       }
-      DK_RETURN_IF_ERROR_CTX(txn.Commit(), "recompress objects of store " + path_);
+      DK_RETURN_IF_ERROR_CTX(CommitWrite(txn), "recompress objects of store " + path_);
       objects_->ClearCache();
     }
   }
+  DK_RETURN_IF_ERROR_CTX(RepackLocked(&rep), "repack store " + path_);
   if (policy.compact) {
     // Copy compacted, then rename over the live file (crash: old or new file, never half).
     std::string tmpdir = path_ + "/compact.tmp";
@@ -271,13 +272,74 @@ Result<GcReport> StoreImpl::Gc(const RetentionPolicy& policy) {
     rmdir(tmpdir.c_str());
     DK_RETURN_IF_ERROR(OpenEnv());
   }
-  rep.bytes_after = env_->FileBytes();
+  rep.bytes_after = DiskBytes();
   log_->Info("Collected garbage", {{"store", path_},
                                    {"versions_dropped", rep.versions_dropped},
                                    {"objects_freed", rep.objects_freed},
+                                   {"packs_removed", rep.packs_removed},
                                    {"bytes_reclaimed", static_cast<int64_t>(rep.bytes_before) -
                                                            static_cast<int64_t>(rep.bytes_after)}});
   return rep;
+}
+
+uint64_t StoreImpl::DiskBytes() {
+  uint64_t total = env_->FileBytes();
+  auto packs = packs_->List();
+  if (packs.ok())
+    for (const auto& [n, size] : *packs) total += size;
+  return total;
+}
+
+Status StoreImpl::RepackLocked(GcReport* rep) {
+  DK_ASSIGN_OR_RETURN(auto packs, packs_->List());
+  if (packs.empty()) return Status::Ok();
+  std::map<uint32_t, uint64_t> live;
+  std::map<uint32_t, std::vector<ObjectId>> members;
+  {
+    DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(false));
+    DK_ASSIGN_OR_RETURN(LmdbCursor c, LmdbCursor::Open(txn, dbs_.objects));
+    for (bool ok = c.Seek(""); ok; ok = c.Next()) {
+      ObjectId id;
+      if (c.key().size() != 32) return Status::Corruption("objects database has a malformed key");
+      std::memcpy(id.bytes.data(), c.key().data(), 32);
+      auto h = ObjectStore::ParseHeader(id, c.value());
+      if (!h.ok()) {
+        // Which pack a garbled record points into is unknown: remove no pack (verify names
+        // the record).
+        log_->Warn("Not repacking: an object record is garbled",
+                   {{"store", path_}, {"error", h.status().message()}});
+        return Status::Ok();
+      }
+      if (!h->packed) continue;
+      live[h->loc.pack] += h->loc.length;
+      members[h->loc.pack].push_back(id);
+    }
+  }
+  std::vector<uint32_t> drop;
+  for (const auto& [n, size] : packs) {
+    const uint64_t payload = size > PackStore::kHeaderBytes ? size - PackStore::kHeaderBytes : 0;
+    if (live[n] * 2 <= payload) drop.push_back(n);  // at least half garbage (or unreferenced)
+  }
+  if (drop.empty()) return Status::Ok();
+  // Copies go to a new pack, never into one that is being emptied.
+  if (drop.back() == packs.rbegin()->first) packs_->Seal();
+  {
+    DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(true));
+    for (uint32_t n : drop) {
+      for (const auto& id : members[n]) {
+        DK_RETURN_IF_ERROR(objects_->Repack(txn, id));
+        ++rep->objects_repacked;
+      }
+    }
+    DK_RETURN_IF_ERROR(CommitWrite(txn));
+  }
+  // Committed: nothing refers to these packs any more (a crash before they are removed
+  // leaves them unreferenced, and the next GC removes them).
+  for (uint32_t n : drop) {
+    DK_RETURN_IF_ERROR(packs_->Remove(n));
+    ++rep->packs_removed;
+  }
+  return packs_->Sync();
 }
 
 Result<StoreStats> StoreImpl::Stats() {
@@ -315,6 +377,11 @@ Result<StoreStats> StoreImpl::Stats() {
     st.free_pages = sp.free_pages;
   }
   {
+    DK_ASSIGN_OR_RETURN(auto packs, packs_->List());
+    st.packs = packs.size();
+    for (const auto& [n, size] : packs) st.pack_bytes += size;
+  }
+  {
     DK_ASSIGN_OR_RETURN(LmdbCursor c, LmdbCursor::Open(txn, dbs_.files));
     for (bool ok = c.Seek(""); ok; ok = c.Next()) {
       DK_ASSIGN_OR_RETURN(FileHead h, DecodeHead(c.key(), c.value()));
@@ -342,7 +409,12 @@ Result<StoreStats> StoreImpl::Stats() {
     DK_ASSIGN_OR_RETURN(LmdbCursor c, LmdbCursor::Open(txn, dbs_.objects));
     for (bool ok = c.Seek(""); ok; ok = c.Next()) {
       ++st.objects;
-      st.stored_bytes += c.value().size();
+      ObjectId id;
+      if (c.key().size() == 32) std::memcpy(id.bytes.data(), c.key().data(), 32);
+      // A garbled record (verify names it) counts with the bytes it has.
+      auto h = ObjectStore::ParseHeader(id, c.value());
+      st.stored_bytes += h.ok() ? h->stored_size : c.value().size();
+      if (h.ok() && h->packed) st.packed_live_bytes += h->loc.length;
       if (c.value().size() > 1 && static_cast<uint8_t>(c.value()[1]) == 2)
         ++st.delta_objects;
       else

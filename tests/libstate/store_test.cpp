@@ -218,7 +218,7 @@ TEST_F(StoreTest, MigrationFromV1KeepsEveryVersionByteExact) {
   }
   {
     RawStoreForTest raw(store_);
-    EXPECT_EQ(raw.Get("meta", "schema"), std::optional<std::string>("3"));
+    EXPECT_EQ(raw.Get("meta", "schema"), std::to_string(kSchemaVersion));
     EXPECT_FALSE(raw.HasDb("snapshots"));
   }
   auto ro = Store::Open(store_, Opts(), OpenMode::kReadOnly);
@@ -530,9 +530,10 @@ TEST_F(StoreTest, StatsReportTheSchemaRecordedInTheStoreNotTheBuildsConstant) {
 }
 
 // Schema 2 stored a SHA-256 of the whole content of every file version; schema 3 does not
-// (the root identifies it). A schema-2 store is read as it is, also read-only, and the first
-// writable open records 3 and changes no version.
-TEST_F(StoreTest, SchemaTwoStoreIsReadAsIsAndMarkedThreeOnWritableOpen) {
+// (the root identifies it); schema 4 adds packed objects. A schema-2 store is read as it is,
+// also read-only, and the first writable open records the current schema and changes no
+// version.
+TEST_F(StoreTest, SchemaTwoStoreIsReadAsIsAndMarkedCurrentOnWritableOpen) {
   WriteFile(src_ + "/a.txt", "version one of a\n");
   WriteFile(src_ + "/b.txt", "b stays\n");
   {
@@ -559,7 +560,7 @@ TEST_F(StoreTest, SchemaTwoStoreIsReadAsIsAndMarkedThreeOnWritableOpen) {
   auto s = Open(Opts());
   auto st = s->Stats();
   ASSERT_TRUE(st.ok());
-  EXPECT_EQ(st->schema_version, 3u);
+  EXPECT_EQ(st->schema_version, kSchemaVersion);
   EXPECT_EQ(LogOrDie(*s, "a.txt").size(), 1u);
   WriteFile(src_ + "/a.txt", "version two of a\n");
   CaptureResult c = CaptureOrDie(*s, src_);

@@ -449,6 +449,47 @@ std::vector<std::pair<std::string, std::string>> RawStoreForTest::All(const char
   return out;
 }
 
+namespace {
+// A packed objects record (format 2): the header, then varint pack, offset, length.
+struct PackedRecord {
+  size_t header_size = 0;
+  PackedAt at;
+};
+std::optional<PackedRecord> ParsePacked(const std::string& dir, const std::string& v) {
+  if (v.empty() || v[0] != 2) return std::nullopt;
+  size_t i = 3;  // format, codec, engine
+  auto varint = [&](uint64_t* out) {
+    *out = 0;
+    for (int shift = 0; i < v.size() && shift < 64; shift += 7) {
+      uint8_t b = static_cast<uint8_t>(v[i++]);
+      *out |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  };
+  uint64_t depth, raw_size, nbases, pack;
+  PackedRecord r;
+  if (!varint(&depth) || !varint(&raw_size) || !varint(&nbases)) return std::nullopt;
+  i += 32 * nbases;
+  r.header_size = i;
+  if (i > v.size() || !varint(&pack) || !varint(&r.at.offset) || !varint(&r.at.length))
+    return std::nullopt;
+  char name[32];
+  std::snprintf(name, sizeof name, "/packs/%08u.pack", static_cast<unsigned>(pack));
+  r.at.pack = dir + name;
+  return r;
+}
+}  // namespace
+
+std::optional<PackedAt> PackedObjectForTest(const std::string& dir, const ObjectId& id) {
+  RawStoreForTest raw(dir);
+  auto v = raw.Get("objects", std::string(AsChars(id.View())));
+  if (!v) Die("object " + id.Hex() + " is not in the store at " + dir);
+  auto r = ParsePacked(dir, *v);
+  if (!r) return std::nullopt;
+  return r->at;
+}
+
 void CorruptObjectForTest(const std::string& dir, const ObjectId& id,
                           const std::function<void(std::string*)>& edit) {
   RawStoreForTest raw(dir);
@@ -456,8 +497,29 @@ void CorruptObjectForTest(const std::string& dir, const ObjectId& id,
   auto v = raw.Get("objects", key);
   if (!v) Die("object " + id.Hex() + " is not in the store at " + dir);
   std::string value = *v;
+  if (auto packed = ParsePacked(dir, value)) {
+    std::string pack = ReadFileString(packed->at.pack);
+    if (packed->at.offset + packed->at.length > pack.size())
+      Die("object " + id.Hex() + ": payload beyond the end of " + packed->at.pack);
+    value =
+        value.substr(0, packed->header_size) + pack.substr(packed->at.offset, packed->at.length);
+    value[0] = 1;  // inline
+  }
   edit(&value);
   raw.Put("objects", key, value);
+}
+
+void CopyStoreForTest(const std::string& from, const std::string& to) {
+  MakeDirs(to);
+  WriteFile(to + "/data.mdb", ReadFile(from + "/data.mdb"));
+  DIR* d = opendir((from + "/packs").c_str());
+  if (!d) return;  // no packs yet
+  MakeDirs(to + "/packs");
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") WriteFile(to + "/packs/" + n, ReadFile(from + "/packs/" + n));
+  }
+  closedir(d);
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> ObjectRefsForTest(const std::string& dir,

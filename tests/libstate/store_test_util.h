@@ -162,9 +162,20 @@ class RawStoreForTest {
   std::unique_ptr<Impl> impl_;
 };
 
-// Rewrites the stored bytes of object `id` in the store at `dir` (store closed) with `edit`.
+// Rewrites the stored bytes of object `id` in the store at `dir` (store closed) with `edit`,
+// which sees the inline encoding (header, payload; FORMAT.md). A packed object is written
+// back inline with its edited encoding, so every damage reaches the same decoder; damage to
+// pack files themselves goes through PackedObjectForTest.
 void CorruptObjectForTest(const std::string& dir, const ObjectId& id,
                           const std::function<void(std::string*)>& edit);
+// Where a packed object's payload is; nullopt when the object is stored inline.
+struct PackedAt {
+  std::string pack;  // path of the pack file
+  uint64_t offset = 0, length = 0;
+};
+std::optional<PackedAt> PackedObjectForTest(const std::string& dir, const ObjectId& id);
+// Copies a closed store (data file and packs) from `from` to the new directory `to`.
+void CopyStoreForTest(const std::string& from, const std::string& to);
 // The (version refs, base refs) counts recorded for object `id`; nullopt when absent.
 std::optional<std::pair<uint64_t, uint64_t>> ObjectRefsForTest(const std::string& dir,
                                                                const ObjectId& id);

@@ -300,12 +300,15 @@ int CmdGc(const Args& a) {
   if (!r.ok()) return Fail(r.status());
   std::printf(
       "dropped %llu versions and %llu sets; freed %llu objects, rebased %llu; "
-      "recompression saved %s; data file %s -> %s (reclaimed %s)\n",
+      "recompression saved %s; %llu objects moved out of %llu removed packs; "
+      "on disk %s -> %s (reclaimed %s)\n",
       static_cast<unsigned long long>(r->versions_dropped),
       static_cast<unsigned long long>(r->sets_dropped),
       static_cast<unsigned long long>(r->objects_freed),
       static_cast<unsigned long long>(r->objects_rebased), FormatBytes(r->recompress_saved).c_str(),
-      FormatBytes(r->bytes_before).c_str(), FormatBytes(r->bytes_after).c_str(),
+      static_cast<unsigned long long>(r->objects_repacked),
+      static_cast<unsigned long long>(r->packs_removed), FormatBytes(r->bytes_before).c_str(),
+      FormatBytes(r->bytes_after).c_str(),
       FormatBytes(r->bytes_before > r->bytes_after ? r->bytes_before - r->bytes_after : 0).c_str());
   return kExitOk;
 }
@@ -332,6 +335,11 @@ int CmdStats(const Args& a) {
   std::printf("saving          %.1fx (logical / stored)\n",
               ratio(r->logical_bytes, r->stored_bytes));
   std::printf("data file       %s on disk\n", FormatBytes(r->file_bytes).c_str());
+  std::printf(
+      "pack files      %llu, %s on disk, %s of it in use (`dkctl gc` rewrites packs at "
+      "least half unused)\n",
+      static_cast<unsigned long long>(r->packs), FormatBytes(r->pack_bytes).c_str(),
+      FormatBytes(r->packed_live_bytes).c_str());
   // Where the data file's pages go; "other" is LMDB's own (meta pages, freelist, catalog).
   uint64_t accounted = r->free_pages;
   std::printf("pages           %llu of %s:\n", static_cast<unsigned long long>(r->pages),

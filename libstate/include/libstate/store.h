@@ -102,8 +102,11 @@ struct VerifyReport {
 
 struct GcReport {
   uint64_t versions_dropped = 0, objects_freed = 0, objects_rebased = 0, sets_dropped = 0;
-  uint64_t recompress_saved = 0;               // bytes saved by recompression
-  uint64_t bytes_before = 0, bytes_after = 0;  // data file size on disk
+  uint64_t recompress_saved = 0;  // bytes saved by recompression
+  // Pack files that were at least half garbage: live payloads copied to a new pack, then
+  // removed (with packs nothing references).
+  uint64_t packs_removed = 0, objects_repacked = 0;
+  uint64_t bytes_before = 0, bytes_after = 0;  // data file and packs on disk
 };
 
 struct StoreStats {
@@ -115,6 +118,9 @@ struct StoreStats {
   uint64_t stored_bytes = 0;   // sum of stored (compressed/delta) object sizes
   uint64_t delta_objects = 0, full_objects = 0;
   uint64_t file_bytes = 0;  // data file on disk
+  // Pack files (payloads too big for an LMDB page): how many, their size on disk, and the
+  // payload bytes in them that objects still use (the rest is garbage GC reclaims).
+  uint64_t packs = 0, pack_bytes = 0, packed_live_bytes = 0;
   // Where the data file's pages go: each database's B-tree (overflow pages hold values too
   // big for a leaf page), and free pages that later captures reuse. page_size bytes each.
   struct Database {
@@ -129,7 +135,7 @@ struct SetManifest;  // libstate/manifest.h
 
 enum class OpenMode { kReadOnly, kReadWrite, kCreate };
 
-constexpr uint32_t kSchemaVersion = 3;
+constexpr uint32_t kSchemaVersion = 4;
 
 class Store {
  public:
