@@ -89,8 +89,8 @@ Status PackStore::OpenCurrent() {
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size < kHeaderBytes) {
     // New (or torn before its header was written): start it.
-    DK_RETURN_IF_ERROR(WriteAll(fd.get(), reinterpret_cast<const uint8_t*>(kMagic), kHeaderBytes,
-                                0, path));
+    DK_RETURN_IF_ERROR(
+        WriteAll(fd.get(), reinterpret_cast<const uint8_t*>(kMagic), kHeaderBytes, 0, path));
     size = kHeaderBytes;
     dir_dirty_ = true;
     dirty_ = true;
