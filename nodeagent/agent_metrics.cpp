@@ -55,6 +55,11 @@ AgentMetrics::AgentMetrics(svc::MetricsRegistry* registry) : registry_(registry)
   store_stored_ =
       r->AddGauge("agent_store_stored_bytes",
                   "Bytes stored for an identity (compressed, deduplicated).", {"identity"});
+  store_disk_ = r->AddGauge(
+      "agent_store_disk_bytes",
+      "Bytes an identity's store occupies on the node's disk (data file and pack files, with "
+      "free pages and garbage that GC reclaims).",
+      {"identity"});
   store_versions_ =
       r->AddGauge("agent_store_versions", "File versions in an identity's store.", {"identity"});
   node_reports_ = r->AddCounter("agent_node_reports_total",
@@ -136,15 +141,17 @@ void AgentMetrics::SetProtectedPods(size_t n) { protected_pods_->Set(static_cast
 void AgentMetrics::SetPending(size_t n) { pending_->Set(static_cast<double>(n)); }
 
 void AgentMetrics::SetStoreStats(const std::string& identity, uint64_t logical, uint64_t stored,
-                                 uint64_t versions) {
+                                 uint64_t disk, uint64_t versions) {
   store_logical_->Set({identity}, static_cast<double>(logical));
   store_stored_->Set({identity}, static_cast<double>(stored));
+  store_disk_->Set({identity}, static_cast<double>(disk));
   store_versions_->Set({identity}, static_cast<double>(versions));
 }
 
 void AgentMetrics::RemoveStore(const std::string& identity) {
   store_logical_->Remove({identity});
   store_stored_->Remove({identity});
+  store_disk_->Remove({identity});
   store_versions_->Remove({identity});
 }
 

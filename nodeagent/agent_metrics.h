@@ -15,6 +15,7 @@
 //   peer_requests_total{endpoint,code}
 //   protected_pods                        capture workers running
 //   store_logical_bytes{identity}, store_stored_bytes{identity}, store_versions{identity}
+//   store_disk_bytes{identity}            data file + pack files on the node's disk
 //   node_reports_total{result}
 //   replication_bytes_uploaded_total      bytes sent to buckets (objects, manifests, heads)
 //   replication_sets_total{result}        replicated | coalesced (superseded in the backlog) |
@@ -49,7 +50,7 @@ class AgentMetrics {
   void RecordNodeReport(bool ok);
   void SetProtectedPods(size_t n);
   void SetPending(size_t n);
-  void SetStoreStats(const std::string& identity, uint64_t logical, uint64_t stored,
+  void SetStoreStats(const std::string& identity, uint64_t logical, uint64_t stored, uint64_t disk,
                      uint64_t versions);
   void RemoveStore(const std::string& identity);
   // Replication of `identity` progressed from `before` to `now` (statuses of one Replicator;
@@ -82,6 +83,7 @@ class AgentMetrics {
   svc::Gauge* protected_pods_;
   svc::Gauge* store_logical_;
   svc::Gauge* store_stored_;
+  svc::Gauge* store_disk_;
   svc::Gauge* store_versions_;
   svc::Counter* node_reports_;
   svc::Counter* repl_bytes_;

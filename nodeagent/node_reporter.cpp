@@ -115,13 +115,16 @@ json NodeReporter::Build() {
                     {"sets", s.sets},
                     {"logicalBytes", s.logical_bytes},
                     {"storedBytes", s.stored_bytes},
+                    {"diskBytes", s.disk_bytes},
                     {"lastCapture", Rfc3339Nano(r.point.time_ns)},
                     {"lastRoot", r.point.set ? r.point.root.Hex() : std::string()},
                     {"lastSet", r.point.set},
                     {"errors", errors},
                     {"errorCount", s.errors},
                     {"replication", replication_ ? replication_(r.id) : json::object()}});
-    if (metrics_) metrics_->SetStoreStats(r.id.Key(), s.logical_bytes, s.stored_bytes, s.versions);
+    if (metrics_)
+      metrics_->SetStoreStats(r.id.Key(), s.logical_bytes, s.stored_bytes, s.disk_bytes,
+                              s.versions);
   }
   return {{"apiVersion", "v1"},
           {"kind", "ConfigMap"},

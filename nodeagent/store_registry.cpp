@@ -325,6 +325,7 @@ std::vector<IdentitySummary> StoreRegistry::Summaries() {
     s.sets = st.sets;
     s.logical_bytes = st.logical_bytes;
     s.stored_bytes = st.stored_bytes;
+    s.disk_bytes = st.file_bytes + st.pack_bytes;
     out.push_back(std::move(s));
   }
   return out;

@@ -52,6 +52,7 @@ struct IdentityRecord {
 struct IdentitySummary {
   IdentityRecord record;
   uint64_t versions = 0, sets = 0, logical_bytes = 0, stored_bytes = 0;
+  uint64_t disk_bytes = 0;  // data file and pack files (garbage and free pages included)
   uint64_t errors = 0;
   std::string last_error;
 };

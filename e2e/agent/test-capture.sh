@@ -59,6 +59,11 @@ expect_eq "report podUID" "$(jq -r .podUID <<<"$entry")" "$uid"
 expect_eq "report policy" "$(jq -r .policy <<<"$entry")" db
 [[ $(jq -r .lastRoot <<<"$entry") =~ ^[0-9a-f]{64}$ ]] || fail "report lastRoot: $entry"
 (($(jq -r .storedBytes <<<"$entry") > 0)) || fail "report storedBytes: $entry"
+# On disk: the data file (LMDB pages) and any pack files, never less than what is stored.
+(($(jq -r .diskBytes <<<"$entry") >= $(jq -r .storedBytes <<<"$entry"))) ||
+  fail "report diskBytes below storedBytes: $entry"
+(($(agent_metric "$node" "diffkeeper_agent_store_disk_bytes{identity=\"$NS/db/0\"}") > 0)) ||
+  fail "no diffkeeper_agent_store_disk_bytes for $NS/db/0 in the metrics of $node"
 (($(agent_metric "$node" 'diffkeeper_agent_captures_total{result="ok"}') >= 1)) ||
   fail "no successful capture in the metrics of $node"
 expect_eq "protected pods on $node" "$(agent_metric "$node" diffkeeper_agent_protected_pods)" 1
