@@ -50,9 +50,14 @@ class ObjectStore {
   ObjectStore(ObjectDbs dbs, const StoreOptions& opts, PackStore* packs)
       : dbs_(dbs), opts_(opts), packs_(packs) {}
 
-  // A record whose encoding (header and payload) is longer than this is packed: LMDB puts
-  // a value of over ~1,998 bytes (32-byte key, 4 KiB pages) on overflow pages of its own.
-  static constexpr size_t kMaxInlineRecord = 1984;
+  // A record whose encoding (header and payload) is longer than this is packed. Tiny ones
+  // (small config files) stay inline: one lookup, no file read. In the data file, LMDB puts a
+  // value of over ~1,998 bytes (32-byte key, 4 KiB pages) on overflow pages of its own, half a
+  // page wasted per object on average, and leaf pages of records of a few hundred bytes are
+  // about half full (random ids, copy-on-write splits): on bench/storage_compare.py's
+  // small-files workload the data file held 4.7 MiB of object pages for 2.6 MiB of payloads
+  // (9.3 MiB in all before packs; 7.0 MiB with this limit).
+  static constexpr size_t kMaxInlineRecord = 256;
 
   bool Exists(LmdbTxn& txn, const ObjectId& id);
   // Stores `content` (whose hash is `id`) whole, or as a delta against `bases` (existing

@@ -500,7 +500,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
           objects_->ClearCache();
           continue;
         }
-        DK_RETURN_IF_ERROR(child.Commit());
+        DK_RETURN_IF_ERROR_CTX(child.Commit(), "capture " + e.path);
         final_st = after;
         v.mode = after.st_mode & 07777;
         v.mtime_ns = StatMtime(after);
@@ -529,7 +529,7 @@ Result<CaptureResult> StoreImpl::Capture(const std::string& root, const CaptureF
     res.bytes_stored += v.new_stored_bytes;
     FileHead new_head = HeadFrom(v, &final_st);
     if (v.type == EntryType::kFile) new_head.ctime_ns = stat_ctime(final_st);
-    DK_RETURN_IF_ERROR(PutVersion(txn, v, new_head));
+    DK_RETURN_IF_ERROR_CTX(PutVersion(txn, v, new_head), "capture " + e.path);
     ++res.changed;
   }
   // Entries the store knows that are gone from the tree become deleted versions.
