@@ -2,6 +2,7 @@
 // serves /healthz /readyz /metrics, stops on SIGTERM after a final capture (exit 0), refuses a
 // store another process writes (exit 4) and bad flags (exit 1).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -9,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <optional>
 
 #include "agent_test_util.h"
@@ -25,16 +28,26 @@ using testing::TempDir;
 using testing::WaitFor;
 using testing::WriteFile;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+// The port of the metrics server from the agent's "Serving metrics" log line in `log`
+// (the agent binds port 0 itself: a port picked here and bound later could be taken in
+// between); 0 when it has not appeared within the wait.
+int MetricsPort(const std::string& log) {
+  int port = 0;
+  WaitFor([&] {
+    std::ifstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+      const std::string key = "\"url\":\"http://127.0.0.1:";
+      size_t at = line.find("Serving metrics");
+      size_t url = line.find(key);
+      if (at != std::string::npos && url != std::string::npos) {
+        port = std::atoi(line.c_str() + url + key.size());
+        return port > 0;
+      }
+    }
+    return false;
+  });
+  return port;
 }
 
 // A plain HTTP GET on 127.0.0.1; "" on failure.
@@ -61,9 +74,14 @@ std::string HttpGet(int port, const std::string& path) {
   return out;
 }
 
-pid_t Spawn(const std::vector<std::string>& args) {
+// Starts the agent; with `log`, its stderr (the JSON log) goes to that file.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log = "") {
   pid_t pid = fork();
   if (pid == 0) {
+    if (!log.empty()) {
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) _exit(126);
+    }
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(DK_AGENT_BIN));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -101,10 +119,11 @@ std::optional<std::string> Latest(const std::string& store_path, const std::stri
 TEST(AgentStandaloneTest, CapturesServesMetricsAndStopsAfterAFinalCapture) {
   TempDir d;
   WriteFile(d.Sub("app/config.yaml"), "workers: 4\n");
-  const int port = FreePort();
-  pid_t pid =
-      Spawn({"--standalone", "--watch", d.Sub("app"), "--store", d.Sub("store"), "--debounce-ms",
-             "50", "--metrics-addr", "127.0.0.1:" + std::to_string(port), "--log-level", "warn"});
+  pid_t pid = Spawn({"--standalone", "--watch", d.Sub("app"), "--store", d.Sub("store"),
+                     "--debounce-ms", "50", "--metrics-addr", "127.0.0.1:0", "--log-level", "info"},
+                    d.Sub("agent1.log"));
+  const int port = MetricsPort(d.Sub("agent1.log"));
+  ASSERT_GT(port, 0) << "no \"Serving metrics\" line in " << d.Sub("agent1.log");
   ASSERT_TRUE(WaitFor([&] { return Latest(d.Sub("store"), "config.yaml").has_value(); }))
       << "no initial capture";
   ASSERT_TRUE(
@@ -127,10 +146,12 @@ TEST(AgentStandaloneTest, CapturesServesMetricsAndStopsAfterAFinalCapture) {
   EXPECT_EQ(WaitExit(pid), 0);
 
   // Written just before SIGTERM, long before the 10 s debounce would fire: still captured.
-  const int port2 = FreePort();
-  pid = Spawn({"--standalone", "--watch", d.Sub("app"), "--store", d.Sub("store"), "--debounce-ms",
-               "10000", "--max-delay-ms", "60000", "--metrics-addr",
-               "127.0.0.1:" + std::to_string(port2), "--log-level", "warn"});
+  pid = Spawn(
+      {"--standalone", "--watch", d.Sub("app"), "--store", d.Sub("store"), "--debounce-ms", "10000",
+       "--max-delay-ms", "60000", "--metrics-addr", "127.0.0.1:0", "--log-level", "info"},
+      d.Sub("agent2.log"));
+  const int port2 = MetricsPort(d.Sub("agent2.log"));
+  ASSERT_GT(port2, 0) << "no \"Serving metrics\" line in " << d.Sub("agent2.log");
   ASSERT_TRUE(
       WaitFor([&] { return HttpGet(port2, "/readyz").find("\r\n\r\nok") != std::string::npos; }));
   WriteFile(d.Sub("app/late.txt"), "last words");
