@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -78,8 +79,12 @@ Status PackStore::OpenCurrent() {
   DK_ASSIGN_OR_RETURN(auto packs, List());
   uint32_t n = packs.empty() ? 1 : packs.rbegin()->first;
   // Continue the newest pack unless it is full or was sealed; bytes a crashed writer left
-  // after the last committed payload stay there as garbage.
+  // after the last committed payload stay there as garbage. A sealed pack's successor also
+  // skips numbers this process has used and GC removed since (a reader whose snapshot is
+  // older than that GC then finds the pack missing rather than other bytes under its name;
+  // either way it fails verification, never returns wrong content).
   if (!packs.empty() && (sealed_ || packs.rbegin()->second >= kPackTargetBytes)) ++n;
+  if (sealed_) n = std::max(n, highest_used_ + 1);
   sealed_ = false;
   std::string path = PackPath(n);
   UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
@@ -97,6 +102,7 @@ Status PackStore::OpenCurrent() {
   }
   cur_ = std::move(fd);
   cur_pack_ = n;
+  highest_used_ = std::max(highest_used_, n);
   cur_size_ = size;
   return Status::Ok();
 }

@@ -70,6 +70,7 @@ class PackStore {
   // Writer state.
   UniqueFd cur_;
   uint32_t cur_pack_ = 0;
+  uint32_t highest_used_ = 0;  // highest pack number this process appended to
   uint64_t cur_size_ = 0;
   bool sealed_ = false;
   bool dirty_ = false, dir_dirty_ = false;

@@ -205,6 +205,9 @@ TEST_F(PackTest, GcRewritesMostlyGarbagePacksAndRemovesUnreferencedOnes) {
   EXPECT_EQ(after->packs, 1u);
   EXPECT_EQ(after->pack_bytes, after->packed_live_bytes + 8);
   EXPECT_EQ(access((store_ + "/packs/00000099.pack").c_str(), F_OK), -1);
+  // The copies went to a new pack numbered above every pack seen: a removed number is not
+  // reused while readers may still know it.
+  EXPECT_EQ(access((store_ + "/packs/00000100.pack").c_str(), F_OK), 0);
   EXPECT_EQ(VerifyProblems(*s), "");
   EXPECT_TRUE(ReadVersionOrDie(*s, "a.bin", 4) == ToString(last));
   // New captures go on after the rewrite; a second GC has nothing to rewrite.
