@@ -337,7 +337,7 @@ int CmdStats(const Args& a) {
   std::printf("data file       %s on disk\n", FormatBytes(r->file_bytes).c_str());
   std::printf(
       "pack files      %llu, %s on disk, %s of it in use (`dkctl gc` rewrites packs at "
-      "least half unused)\n",
+      "least a quarter unused)\n",
       static_cast<unsigned long long>(r->packs), FormatBytes(r->pack_bytes).c_str(),
       FormatBytes(r->packed_live_bytes).c_str());
   // Where the data file's pages go; "other" is LMDB's own (meta pages, freelist, catalog).

@@ -103,7 +103,7 @@ struct VerifyReport {
 struct GcReport {
   uint64_t versions_dropped = 0, objects_freed = 0, objects_rebased = 0, sets_dropped = 0;
   uint64_t recompress_saved = 0;  // bytes saved by recompression
-  // Pack files that were at least half garbage: live payloads copied to a new pack, then
+  // Pack files that were at least a quarter garbage: live payloads copied to a new pack, then
   // removed (with packs nothing references).
   uint64_t packs_removed = 0, objects_repacked = 0;
   uint64_t bytes_before = 0, bytes_after = 0;  // data file and packs on disk
