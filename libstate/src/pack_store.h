@@ -2,9 +2,10 @@
 //
 // LMDB stores a value too big for a leaf page on whole overflow pages, so every such object
 // wasted half a page on average (4.6 MiB of 121.9 on the storage benchmark's checkpoint
-// workload), and a store's pages are copied on write. Payloads of objects that would
-// overflow are therefore appended to `packs/NNNNNNNN.pack` in the store directory instead;
-// the objects database keeps their header and (pack, offset, length). See FORMAT.md.
+// workload), keeps leaf pages of mid-sized values about half full, and copies pages on
+// write. Payloads of all but tiny objects (ObjectStore::kMaxInlineRecord) are therefore
+// appended to `packs/NNNNNNNN.pack` in the store directory instead; the objects database
+// keeps their header and (pack, offset, length). See FORMAT.md.
 //
 // Crash ordering: a write transaction that appended payloads calls Sync() before it
 // commits, so a committed record never points at bytes that are not on disk. Bytes appended
