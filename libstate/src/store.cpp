@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <span>
 
 #include "coding.h"
 #include "libstate/manifest.h"
@@ -151,7 +152,7 @@ Status StoreImpl::OpenEnv() {
 
 Status StoreImpl::OpenDbs(bool create) {
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, env_->Begin(create));
-  DK_ASSIGN_OR_RETURN(dbs_.meta, env_->OpenDb(txn, "meta", create));
+  DK_ASSIGN_OR_RETURN(dbs_.meta, env_->OpenDb(txn, kStoreDbs.front().first, create));
   uint32_t schema = 0;
   auto sv = txn.Get(dbs_.meta, kSchemaKey);
   if (sv.ok()) {
@@ -170,15 +171,10 @@ Status StoreImpl::OpenDbs(bool create) {
                                       std::to_string(schema) + ": open it for writing to migrate");
   }
   bool make = create && (schema == 0 || schema < kSchemaVersion);
-  for (auto [name, dbi] : {std::pair{"objects", &dbs_.objects},
-                           {"refs", &dbs_.refs},
-                           {"deps", &dbs_.deps},
-                           {"files", &dbs_.files},
-                           {"versions", &dbs_.versions},
-                           {"sets", &dbs_.sets}}) {
+  for (auto [name, member] : std::span(kStoreDbs).subspan(1)) {  // all but "meta"
     auto r = env_->OpenDb(txn, name, make);
     if (!r.ok()) return r.status().WithContext("store " + path_ + " (missing database)");
-    *dbi = *r;
+    dbs_.*member = *r;
   }
   auto cv = txn.Get(dbs_.meta, kChunkerKey);
   if (cv.ok()) {

@@ -2,9 +2,11 @@
 // libstate/FORMAT.md for the layout.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "fs_safe.h"
 #include "libstate/chunker.h"
@@ -19,6 +21,17 @@ namespace dk {
 struct StoreDbs {
   MDB_dbi meta, objects, refs, deps, files, versions, sets;
 };
+// Every database of a store by name, "meta" first (it is opened first: it says whether the
+// others are to be created).
+inline constexpr std::array<std::pair<const char*, MDB_dbi StoreDbs::*>, 7> kStoreDbs = {{
+    {"meta", &StoreDbs::meta},
+    {"objects", &StoreDbs::objects},
+    {"refs", &StoreDbs::refs},
+    {"deps", &StoreDbs::deps},
+    {"files", &StoreDbs::files},
+    {"versions", &StoreDbs::versions},
+    {"sets", &StoreDbs::sets},
+}};
 
 class StoreImpl final : public Store {
  public:

@@ -365,14 +365,8 @@ Result<StoreStats> StoreImpl::Stats() {
   }
   st.chunker = opts_.chunker.Name();
   st.file_bytes = env_->FileBytes();
-  for (auto [name, dbi] : {std::pair{"meta", dbs_.meta},
-                           {"objects", dbs_.objects},
-                           {"refs", dbs_.refs},
-                           {"deps", dbs_.deps},
-                           {"files", dbs_.files},
-                           {"versions", dbs_.versions},
-                           {"sets", dbs_.sets}}) {
-    DK_ASSIGN_OR_RETURN(LmdbDbStat d, DbStat(txn, dbi));
+  for (auto [name, member] : kStoreDbs) {
+    DK_ASSIGN_OR_RETURN(LmdbDbStat d, DbStat(txn, dbs_.*member));
     st.databases.push_back(
         {name, d.entries, d.branch_pages + d.leaf_pages + d.overflow_pages, d.overflow_pages});
   }
