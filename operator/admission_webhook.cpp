@@ -45,7 +45,9 @@ Result<json> AdmissionWebhook::Review(const json& review) {
     count("unchanged");
     return out;
   }
-  std::optional<ProtectingPolicy> policy = lookup_(ns, sts);
+  Result<std::optional<ProtectingPolicy>> found = lookup_(ns, sts);
+  if (!found.ok()) return found.status();
+  const std::optional<ProtectingPolicy>& policy = *found;
   if (!policy || !policy->spec.Gates()) {
     count("unchanged");
     return out;
@@ -73,6 +75,11 @@ svc::Response AdmissionWebhook::Handle(const svc::Request& request) {
     return svc::Response::Text(400, "request body is not JSON\n");
   }
   auto answer = Review(review);
+  if (!answer.ok() && answer.status().code() == StatusCode::kUnavailable) {
+    if (requests_ != nullptr) requests_->Inc({"unavailable"});
+    logger_->Warn("Cannot answer an admission request yet", {{"error", answer.status().message()}});
+    return svc::Response::Text(503, answer.status().message() + "\n");
+  }
   if (!answer.ok()) {
     if (requests_ != nullptr) requests_->Inc({"invalid"});
     logger_->Warn("Rejected a malformed admission request", {{"error", answer.status().message()}});

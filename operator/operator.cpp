@@ -56,7 +56,7 @@ OperatorMetrics::OperatorMetrics(svc::MetricsRegistry* r)
           "StateRestores the operator failed because no agent finished them in time.")),
       webhook_requests(r->AddCounter("operator_webhook_requests_total",
                                      "Admission requests answered, by result (gated, unchanged, "
-                                     "invalid).",
+                                     "invalid, unavailable).",
                                      {"result"})),
       leader(r->AddGauge("operator_leader", "1 while this replica is the leader.")),
       cert_expiry(r->AddGauge("operator_webhook_certificate_expiry_timestamp_seconds",
@@ -65,7 +65,8 @@ OperatorMetrics::OperatorMetrics(svc::MetricsRegistry* r)
     for (const char* result : {"success", "error"}) reconcile_total->Touch({kind, result});
   }
   for (const char* result : {"Succeeded", "Failed"}) restores_total->Touch({result});
-  for (const char* result : {"gated", "unchanged", "invalid"}) webhook_requests->Touch({result});
+  for (const char* result : {"gated", "unchanged", "invalid", "unavailable"})
+    webhook_requests->Touch({result});
 }
 
 Operator::Operator(kube::Client* client, OperatorOptions options, Logger* logger,
@@ -358,8 +359,11 @@ std::vector<NodeReport> Operator::Reports() const {
   return out;
 }
 
-std::optional<ProtectingPolicy> Operator::LookupPolicy(const std::string& ns,
-                                                       const std::string& sts) const {
+Result<std::optional<ProtectingPolicy>> Operator::LookupPolicy(const std::string& ns,
+                                                               const std::string& sts) const {
+  if (!policies_->HasSynced()) {
+    return Status::Unavailable("this operator replica's StatePolicy cache has not synced yet");
+  }
   std::optional<ProtectingPolicy> best;
   for (const auto& p : PoliciesForTarget(ns, sts)) {
     if (IsDeleting(p)) continue;

@@ -100,8 +100,10 @@ class Operator {
   // Reconciles until `leading` fires or Stop() (call from the leader-election callback).
   void RunAsLeader(kube::Cancellation* leading);
 
-  // For the admission webhook: the policy protecting StatefulSet `sts` in `ns`.
-  std::optional<ProtectingPolicy> LookupPolicy(const std::string& ns, const std::string& sts) const;
+  // For the admission webhook: the policy protecting StatefulSet `sts` in `ns`; Unavailable
+  // until the StatePolicy informer has synced (an empty cache would admit pods ungated).
+  Result<std::optional<ProtectingPolicy>> LookupPolicy(const std::string& ns,
+                                                       const std::string& sts) const;
 
   // Called (on an informer thread) with tls.crt and tls.key whenever the webhook certificate
   // Secret changes, and once at registration if it is already known.

@@ -29,9 +29,12 @@ class WebhookTest : public ::testing::Test {
   WebhookTest()
       : webhook_(
             [this](const std::string& ns,
-                   const std::string& sts) -> std::optional<ProtectingPolicy> {
-              if (ns == "demo" && sts == "db") return ProtectingPolicy{"db-policy", spec_};
-              return std::nullopt;
+                   const std::string& sts) -> Result<std::optional<ProtectingPolicy>> {
+              if (!synced_) return Status::Unavailable("the StatePolicy cache has not synced yet");
+              if (ns == "demo" && sts == "db") {
+                return std::optional<ProtectingPolicy>(ProtectingPolicy{"db-policy", spec_});
+              }
+              return std::optional<ProtectingPolicy>();
             },
             GateOptions{"img:1", "IfNotPresent", "/usr/local/bin/restore-wait", "/var/lib/dk"},
             nullptr, nullptr) {
@@ -48,6 +51,7 @@ class WebhookTest : public ::testing::Test {
   }
 
   PolicySpec spec_;
+  bool synced_ = true;
   AdmissionWebhook webhook_;
 };
 
@@ -122,6 +126,31 @@ TEST_F(WebhookTest, StartEmptyPolicyPassesItsTimeoutAction) {
   spec_.on_timeout = "StartEmpty";
   json out = Patched(StsPod("demo", "db", 0), *webhook_.Review(Review(StsPod("demo", "db", 0))));
   EXPECT_EQ(out["spec"]["initContainers"][0]["args"][5], "start-empty");
+}
+
+// A replica whose StatePolicy cache has not synced yet (the webhook server starts as soon as
+// the certificate is known) cannot tell whether a pod is protected. Answering "allowed" would
+// start a protected pod unrestored; an error lets the API server apply the failurePolicy:
+// the policy's strict entry (Fail) holds the pod back until a synced replica answers, the
+// catch-all entry (Ignore) lets every other pod through.
+TEST_F(WebhookTest, BeforeThePolicyCacheHasSyncedAStatefulSetPodGets503NotAnUngatedAdmission) {
+  synced_ = false;
+  svc::Request r;
+  r.method = "POST";
+  r.path = "/mutate";
+  r.body = Review(StsPod("demo", "db", 0)).dump();
+  svc::Response held = webhook_.Handle(r);
+  EXPECT_EQ(held.status, 503);
+  EXPECT_NE(held.body.find("has not synced"), std::string::npos) << held.body;
+  json plain = StsPod("demo", "db", 0);
+  plain["metadata"].erase("ownerReferences");  // no StatefulSet, no policy needed
+  r.body = Review(plain).dump();
+  EXPECT_EQ(webhook_.Handle(r).status, 200);
+  synced_ = true;
+  r.body = Review(StsPod("demo", "db", 0)).dump();
+  svc::Response ok = webhook_.Handle(r);
+  ASSERT_EQ(ok.status, 200);
+  EXPECT_TRUE(json::parse(ok.body)["response"].contains("patch"));
 }
 
 TEST_F(WebhookTest, MalformedRequestsGet400) {
