@@ -50,9 +50,15 @@ gone "$NS" pod db-0 || fail "db-0 was created while the restore gate was down"
 log "  $(kubectl -n "$NS" get events --field-selector reason=FailedCreate -o jsonpath='{.items[0].message}' | cut -c1-160)"
 
 log "the operator returns: the pod is created, gated"
+down_for=$((SECONDS - down_at))
 start_operator a
 start_operator b
+back_at=$SECONDS
 until_ok 60 "a leader" has_leader
-until_ok 90 "db-0 created" exists "$NS" pod db-0
+# The StatefulSet controller retries a failed pod creation with exponential backoff (5 ms
+# doubling per failure), so its next try can come up to as long after the operator's return
+# as the operator was down.
+until_ok $((90 + down_for)) "db-0 created" exists "$NS" pod db-0
+log "  db-0 created $((SECONDS - back_at))s after the operator returned (it was down ${down_for}s)"
 expect_eq "db-0 gated" "$(field "$NS" pod db-0 '{.spec.initContainers[0].name}')" diffkeeper-restore-wait
 log "PASS"
