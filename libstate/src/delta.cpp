@@ -26,13 +26,15 @@ Status UnknownEngine(DeltaEngine engine) {
 
 Result<Bytes> MakeDelta(DeltaEngine engine, ByteView base, ByteView target,
                         const DeltaOptions& options) {
-  if (engine != DeltaEngine::kBsdiff && engine != DeltaEngine::kZstdPatchFrom) {
-    return UnknownEngine(engine);
-  }
+  if (DeltaEngineName(engine) == "unknown") return UnknownEngine(engine);
   const size_t limit = std::min(options.max_input, kDeltaHardMaxInput);
   DK_RETURN_IF_ERROR(CheckInputSize(engine, "base", base.size(), limit));
   DK_RETURN_IF_ERROR(CheckInputSize(engine, "target", target.size(), limit));
   if (engine == DeltaEngine::kBsdiff) return internal::MakeBsdiffPatch(base, target);
+  if (engine == DeltaEngine::kSparseXor) {
+    return internal::MakeXorPatch(base, options.base_offset, target, options.zstd_level,
+                                  options.zstd_checksum);
+  }
   return internal::MakeZstdPatch(base, target, options.zstd_level, options.zstd_checksum);
 }
 
@@ -43,6 +45,8 @@ Result<Bytes> ApplyDelta(DeltaEngine engine, ByteView base, ByteView patch, size
       return internal::ApplyBsdiffPatch(base, patch, max_output);
     case DeltaEngine::kZstdPatchFrom:
       return internal::ApplyZstdPatch(base, patch, max_output);
+    case DeltaEngine::kSparseXor:
+      return internal::ApplyXorPatch(base, patch, max_output);
   }
   return UnknownEngine(engine);
 }
@@ -53,6 +57,8 @@ std::string_view DeltaEngineName(DeltaEngine engine) {
       return "bsdiff";
     case DeltaEngine::kZstdPatchFrom:
       return "zstd";
+    case DeltaEngine::kSparseXor:
+      return "xor";
   }
   return "unknown";
 }
@@ -60,6 +66,7 @@ std::string_view DeltaEngineName(DeltaEngine engine) {
 std::optional<DeltaEngine> ParseDeltaEngine(std::string_view name) {
   if (name == "bsdiff") return DeltaEngine::kBsdiff;
   if (name == "zstd") return DeltaEngine::kZstdPatchFrom;
+  if (name == "xor") return DeltaEngine::kSparseXor;
   return std::nullopt;
 }
 

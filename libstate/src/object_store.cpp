@@ -177,7 +177,7 @@ Status ObjectStore::Recompress(LmdbTxn& txn, const ObjectId& id, int level, uint
 
 Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView content,
                                   const std::vector<ObjectId>& bases, ByteView base_bytes,
-                                  bool force_whole) {
+                                  size_t base_offset, bool force_whole) {
   if (Exists(txn, id)) return uint64_t{0};
   StoragePolicy policy(opts_);
   uint32_t depth = 0;
@@ -195,7 +195,8 @@ Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView con
   DeltaEngine best_engine = DeltaEngine::kZstdPatchFrom;
   DeltaOptions dopts;
   dopts.zstd_level = opts_.delta_zstd_level;
-  for (DeltaEngine e : policy.Engines()) {
+  dopts.base_offset = base_offset;
+  for (DeltaEngine e : policy.Engines(base_bytes.size(), base_offset, content.size())) {
     auto patch = MakeDelta(e, base_bytes, content, dopts);
     if (!patch.ok()) continue;  // e.g. over the engine's size bound: other engine or whole
     if (best.empty() || patch->size() < best.size()) {

@@ -62,9 +62,11 @@ class ObjectStore {
   bool Exists(LmdbTxn& txn, const ObjectId& id);
   // Stores `content` (whose hash is `id`) whole, or as a delta against `bases` (existing
   // objects whose decoded bytes, concatenated, are `base_bytes`) when the storage rules say
-  // the delta is worth it. No-op if the object exists. Returns the bytes written.
+  // the delta is worth it. `base_offset`: where in `base_bytes` the content's first byte was
+  // (for the sparse XOR engine). No-op if the object exists. Returns the bytes written.
   Result<uint64_t> Put(LmdbTxn& txn, const ObjectId& id, ByteView content,
-                       const std::vector<ObjectId>& bases, ByteView base_bytes, bool force_whole);
+                       const std::vector<ObjectId>& bases, ByteView base_bytes, size_t base_offset,
+                       bool force_whole);
   // Decoded, verified content. Delta bases decoded on the way are kept in a small cache;
   // `cache_result` also keeps this object (for callers that will read it again, such as
   // capture reading the previous version's chunks as delta bases).

@@ -21,18 +21,27 @@ class StoragePolicy {
     if (size < o_.delta_min_size) return false;
     return base_depth + 1 <= o_.max_chain;
   }
-  // Engines to try; the smallest result wins. zstd patch-from at level 9 gave patches as
-  // small as bsdiff's or smaller on every workload measured (1 MiB binary and text pairs,
-  // float checkpoints) at a quarter of the CPU, so auto uses it; bsdiff is there by choice.
-  std::vector<DeltaEngine> Engines() const {
+  // Engines to try for a target of `target_size` bytes that was at `base_offset` in a base of
+  // `base_size`; the smallest result wins. zstd patch-from at level 9 gave patches as small as
+  // bsdiff's or smaller on every workload measured (1 MiB binary and text pairs, float
+  // checkpoints) at a quarter of the CPU, so auto uses it; bsdiff is there by choice. Auto
+  // also tries the sparse XOR when the base covers the target from that offset on: on data
+  // rewritten in place its patches are smaller (≈11% on float checkpoints), and it costs one
+  // pass plus zstd over the changed words (at level 1 when most words changed).
+  std::vector<DeltaEngine> Engines(uint64_t base_size, uint64_t base_offset,
+                                   uint64_t target_size) const {
     switch (o_.delta) {
       case DeltaChoice::kBsdiff:
         return {DeltaEngine::kBsdiff};
       case DeltaChoice::kNone:
         return {};
-      case DeltaChoice::kAuto:
       case DeltaChoice::kZstd:
+        return {DeltaEngine::kZstdPatchFrom};
+      case DeltaChoice::kAuto:
         break;
+    }
+    if (base_offset <= base_size && target_size <= base_size - base_offset) {
+      return {DeltaEngine::kSparseXor, DeltaEngine::kZstdPatchFrom};
     }
     return {DeltaEngine::kZstdPatchFrom};
   }

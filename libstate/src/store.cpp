@@ -197,10 +197,10 @@ Status StoreImpl::OpenDbs(bool create) {
       Migrator m(this);
       DK_RETURN_IF_ERROR_CTX(m.MigrateV1(txn), "migrate store " + path_ + " from schema 1");
     }
-    // 2 -> 3 -> 4 rewrite no record: schema 3 stops filling in the whole-content hash of
-    // file versions, schema 4 adds packed objects (pack_store.h) beside inline ones. The
-    // number changes so that older builds refuse the store instead of reporting its new
-    // versions as corrupt.
+    // 2 -> 3 -> 4 -> 5 rewrite no record: schema 3 stops filling in the whole-content hash
+    // of file versions, schema 4 adds packed objects (pack_store.h) beside inline ones,
+    // schema 5 sparse XOR deltas (delta engine 3). The number changes so that older builds
+    // refuse the store instead of reporting its new versions as corrupt.
     DK_RETURN_IF_ERROR(txn.Put(dbs_.meta, kSchemaKey, std::to_string(kSchemaVersion)));
   }
   // Also for read txns: aborting would close the new dbi handles.
@@ -320,12 +320,14 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
     if (!objects_->Exists(txn, id)) {
       std::vector<ObjectId> bases;
       Bytes base_bytes;
+      size_t base_offset = 0;  // where `at` falls in base_bytes
       if (prev && !prev->chunks.empty() && !force_whole && policy.TryDelta(len, 0, force_whole)) {
         // The previous version's chunks overlapping where these bytes were in it.
         const uint64_t at = static_cast<uint64_t>(std::clamp<int64_t>(
             static_cast<int64_t>(file_off) + shift, 0, static_cast<int64_t>(prev_size) - 1));
         auto first = std::upper_bound(prev_offsets.begin(), prev_offsets.end(), at);
         size_t i = first == prev_offsets.begin() ? 0 : (first - prev_offsets.begin()) - 1;
+        base_offset = static_cast<size_t>(at - prev_offsets[i]);
         size_t j = i;
         while (j + 1 < prev_offsets.size() && prev_offsets[j + 1] < at + len) ++j;
         uint64_t total = 0;
@@ -346,8 +348,8 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
           total += b->size();
         }
       }
-      DK_ASSIGN_OR_RETURN(uint64_t w,
-                          objects_->Put(txn, id, chunk, bases, base_bytes, force_whole));
+      DK_ASSIGN_OR_RETURN(
+          uint64_t w, objects_->Put(txn, id, chunk, bases, base_bytes, base_offset, force_whole));
       v->new_stored_bytes += w;
     }
     v->chunks.push_back(id);

@@ -12,7 +12,9 @@
 
 namespace dk {
 
-// Which delta engine encodes a changed chunk against its predecessor.
+// Which delta engine encodes a changed chunk against its predecessor: auto tries zstd
+// patch-from and, for a chunk of its predecessor's size, the sparse XOR, and keeps the smaller
+// (storage_policy.h); the others use that one engine or none.
 enum class DeltaChoice { kAuto, kBsdiff, kZstd, kNone };
 
 // Source of wall-clock time (nanoseconds since the epoch); a seam for tests.
@@ -27,7 +29,7 @@ struct StoreOptions {
   uint32_t delta_min_size = 128;    // chunks smaller than this are stored whole
   double delta_max_ratio = 0.6;     // keep a delta only if <= ratio * whole compressed size
   int zstd_level = 3;               // whole objects
-  int delta_zstd_level = 9;         // patch-from deltas
+  int delta_zstd_level = 9;         // patch-from and sparse XOR deltas
   uint64_t map_size = 64ull << 30;  // LMDB map size: the store's maximum size
   // A file changed within this time before a capture is read again by the next capture even
   // if its size and times look unchanged: a rewrite in the same timestamp tick leaves them

@@ -135,7 +135,7 @@ struct SetManifest;  // libstate/manifest.h
 
 enum class OpenMode { kReadOnly, kReadWrite, kCreate };
 
-constexpr uint32_t kSchemaVersion = 4;
+constexpr uint32_t kSchemaVersion = 5;
 
 class Store {
  public:
