@@ -121,6 +121,28 @@ Result<LmdbEnv::Space> LmdbEnv::SpaceOf(LmdbTxn& txn) {
   return sp;
 }
 
+Result<uint64_t> LmdbEnv::PagesFreedByLastCommit() {
+  // (LMDB opens no cursor on the freelist in a write transaction.)
+  DK_ASSIGN_OR_RETURN(LmdbTxn txn, Begin(false));
+  const size_t last = mdb_txn_id(txn.raw());
+  MDB_cursor* c = nullptr;
+  if (int rc = mdb_cursor_open(txn.raw(), 0, &c)) {
+    return LmdbStatus(rc, "open freelist cursor");
+  }
+  MDB_val k, v;
+  int rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+  uint64_t freed = 0;
+  if (rc == 0 && k.mv_size == sizeof(size_t) && v.mv_size >= sizeof(size_t)) {
+    size_t id, n;
+    std::memcpy(&id, k.mv_data, sizeof id);
+    std::memcpy(&n, v.mv_data, sizeof n);
+    if (id == last) freed = n;
+  }
+  mdb_cursor_close(c);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbStatus(rc, "read freelist");
+  return freed;
+}
+
 Result<LmdbDbStat> DbStat(LmdbTxn& txn, MDB_dbi db) {
   MDB_stat st;
   if (int rc = mdb_stat(txn.raw(), db, &st)) return LmdbStatus(rc, "database stat");

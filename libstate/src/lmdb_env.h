@@ -49,6 +49,9 @@ class LmdbEnv {
     uint64_t page_size = 0, pages = 0, free_pages = 0;
   };
   Result<Space> SpaceOf(LmdbTxn& txn);
+  // How many pages the last committed write transaction freed (its record in LMDB's
+  // freelist; 0 when it freed none). Opens a read transaction of its own.
+  Result<uint64_t> PagesFreedByLastCommit();
 
  private:
   LmdbEnv(MDB_env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}

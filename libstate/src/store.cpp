@@ -140,7 +140,28 @@ Status StoreImpl::Init() {
 
 Status StoreImpl::CommitWrite(LmdbTxn& txn) {
   DK_RETURN_IF_ERROR(packs_->Sync());
-  return txn.Commit();
+  DK_RETURN_IF_ERROR(txn.Commit());
+  ReleaseFreedPages();
+  return Status::Ok();
+}
+
+void StoreImpl::ReleaseFreedPages() {
+  auto fail = [this](const Status& s) {
+    log_->Warn("Could not release the pages the last commit freed",
+               {{"store", path_}, {"error", s.message()}});
+  };
+  auto freed = env_->PagesFreedByLastCommit();
+  if (!freed.ok()) return fail(freed.status());
+  if (*freed < kReleaseFreedPages) return;
+  auto txn = env_->Begin(true);
+  if (!txn.ok()) return fail(txn.status());
+  auto next = txn->Get(dbs_.meta, kNextSetKey);
+  if (!next.ok()) return fail(next.status());
+  const std::string value(*next);
+  Status s = txn->Put(dbs_.meta, kNextSetKey, value);
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return fail(s);
+  log_->Debug("Released freed pages for reuse", {{"store", path_}, {"pages", *freed}});
 }
 
 Status StoreImpl::OpenEnv() {

@@ -57,8 +57,19 @@ class StoreImpl final : public Store {
   struct NewContent;  // chunks being written for one file version
 
   Status OpenEnv();
-  // Commits a write transaction, first making the pack bytes it refers to durable.
+  // Commits a write transaction, first making the pack bytes it refers to durable; then
+  // ReleaseFreedPages.
   Status CommitWrite(LmdbTxn& txn);
+  // LMDB reuses the pages a commit freed (the old copies of every page it rewrote) only two
+  // write transactions later: the snapshot before it must survive a crash during the next
+  // commit. So back-to-back captures that each rewrite most of the B-tree pages leave the
+  // data file holding two captures' worth of free pages. After a commit that freed at least
+  // kReleaseFreedPages pages this commits one small write (the next-set counter, unchanged),
+  // which makes them reusable by the next capture: one capture's worth instead of two. (On
+  // the benchmark's 2,000-small-files workload: data file 4.5 -> 3.2 MiB after 10 captures.)
+  // Best effort: a failure is logged, the commit before it stands.
+  void ReleaseFreedPages();
+  static constexpr uint64_t kReleaseFreedPages = 64;
   // GC: rewrites packs that are at least half garbage and removes unreferenced ones.
   Status RepackLocked(GcReport* rep);
   // Data file plus pack files, on disk.
