@@ -555,15 +555,18 @@ Result<Bytes> ApplyXorPatch(ByteView base, ByteView patch, size_t max_output) {
                    std::to_string(changed * kXorWord + phase + tail));
   }
   Bytes out(static_cast<size_t>(f.target_size));
-  const uint8_t* planes = stream.data() + pos;
-  const uint8_t* rest = planes + changed * kXorWord;
-  std::memcpy(out.data(), rest, phase);
-  std::memcpy(out.data() + phase, base.data() + offset + phase, words * kXorWord);
-  for (uint64_t j = 0; j < changed; ++j) {
-    uint8_t* w = out.data() + phase + uint64_t{index[j]} * kXorWord;
-    for (size_t k = 0; k < kXorWord; ++k) w[k] ^= planes[k * changed + j];
+  if (!out.empty()) {  // (an empty target has no buffers to point into)
+    const uint8_t* planes = stream.data() + pos;
+    const uint8_t* rest = planes + changed * kXorWord;
+    std::copy_n(rest, phase, out.begin());
+    std::copy_n(base.begin() + static_cast<ptrdiff_t>(offset + phase), words * kXorWord,
+                out.begin() + static_cast<ptrdiff_t>(phase));
+    for (uint64_t j = 0; j < changed; ++j) {
+      uint8_t* w = out.data() + phase + uint64_t{index[j]} * kXorWord;
+      for (size_t k = 0; k < kXorWord; ++k) w[k] ^= planes[k * changed + j];
+    }
+    std::copy_n(rest + phase, tail, out.begin() + static_cast<ptrdiff_t>(phase + words * kXorWord));
   }
-  std::memcpy(out.data() + phase + words * kXorWord, rest + phase, tail);
   if (f.kind == kChecksumXxh64 && Digest(patch.first(16), f.frame, out) != f.digest) {
     return corrupt("XXH64 digest mismatch (offset 16): damaged patch or wrong base");
   }
