@@ -166,6 +166,7 @@ void BM_DeltaComputation1MiB(benchmark::State& st) {
 BENCHMARK(BM_DeltaComputation1MiB)
     ->Arg(static_cast<int>(DeltaEngine::kBsdiff))
     ->Arg(static_cast<int>(DeltaEngine::kZstdPatchFrom))
+    ->Arg(static_cast<int>(DeltaEngine::kSparseXor))
     ->MeasureProcessCPUTime()
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
@@ -355,6 +356,7 @@ const std::map<std::string, Reference> kRefs = {
     {"BM_Recover61Files", {"recovery of 61 files", 170.19, 0}},
     {"BM_DeltaComputation1MiB/1", {"1 MiB delta (bsdiff)", 18.36, 0}},
     {"BM_DeltaComputation1MiB/2", {"1 MiB delta (zstd patch-from)", 18.36, 0}},
+    {"BM_DeltaComputation1MiB/3", {"1 MiB delta (sparse XOR)", 18.36, 0}},
     {"BM_Chunking10MiB", {"chunking of 10 MiB", 46.24, 0}},
     {"BM_MerkleVerification", {"Merkle verification", 0.9326, 0}},
     {"BM_CASLookup/4096", {"CAS lookup (4 KiB object)", 0.1337, 0}},

@@ -203,6 +203,7 @@ Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView con
       best = std::move(*patch);
       best_engine = e;
     }
+    if (policy.SmallEnough(best.size(), content.size())) break;
   }
   if (best.empty() || !policy.Worth(best.size(), whole.size())) {
     DK_RETURN_IF_ERROR(
