@@ -15,8 +15,9 @@
 //  * kSparseXor — for data rewritten in place: the 4-byte words where target and base differ
 //    (as gaps) and their XOR, regrouped by byte position and compressed by zstd (magic "DKXR",
 //    same header and digest as DKZP). Any pair round-trips, but only in-place edits give small
-//    patches: an insertion shifts every later word. On numeric data nudged in place (float32
-//    checkpoints) ≈12% smaller than patch-from and several times faster to make.
+//    patches: an insertion shifts every later word. On numeric data nudged in place (a float32
+//    checkpoint with 10% of the values changed, 256 KiB chunks) 11% smaller than patch-from;
+//    14x faster to make (1 MiB with 1% changed in place: 0.68 ms against 9.6 ms).
 //
 // The byte formats are written up at the top of libstate/src/bsdiff.cpp and
 // libstate/src/zstd_delta.cpp; changing one is a format change (golden tests pin them).
