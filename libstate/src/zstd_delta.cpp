@@ -6,8 +6,8 @@
 //
 // Sparse XOR: the words where target and base differ in place, as gaps and XORed bytes
 // regrouped by byte position, compressed by zstd. For data rewritten in place (checkpoints,
-// database pages), where it beats patch-from: on a float32 checkpoint with 10% of the values
-// nudged it needs ≈3.4 bytes per changed value against patch-from's ≈3.9.
+// database pages); smaller than patch-from on numbers: on a float32 checkpoint with 10% of the
+// values nudged it needs ≈3.4 bytes per changed value against patch-from's ≈3.9.
 //
 // "DKZP" patch format, version 1 (all integers little-endian):
 //
