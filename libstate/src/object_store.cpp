@@ -176,8 +176,8 @@ Status ObjectStore::Recompress(LmdbTxn& txn, const ObjectId& id, int level, uint
 }
 
 Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView content,
-                                  const std::vector<ObjectId>& bases, ByteView base_bytes,
-                                  size_t base_offset, bool force_whole) {
+                                  const DeltaBase& base, bool force_whole) {
+  const std::vector<ObjectId>& bases = base.ids;
   if (Exists(txn, id)) return uint64_t{0};
   StoragePolicy policy(opts_);
   uint32_t depth = 0;
@@ -186,7 +186,7 @@ Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView con
     depth = std::max(depth, bh.depth);
   }
   uint64_t written = 0;
-  if (bases.empty() || base_bytes.empty() || !policy.TryDelta(content.size(), depth, force_whole)) {
+  if (bases.empty() || base.bytes.empty() || !policy.TryDelta(content.size(), depth, force_whole)) {
     DK_RETURN_IF_ERROR(StoreWhole(txn, id, content, &written));
     return written;
   }
@@ -195,15 +195,15 @@ Result<uint64_t> ObjectStore::Put(LmdbTxn& txn, const ObjectId& id, ByteView con
   DeltaEngine best_engine = DeltaEngine::kZstdPatchFrom;
   DeltaOptions dopts;
   dopts.zstd_level = opts_.delta_zstd_level;
-  dopts.base_offset = base_offset;
-  for (DeltaEngine e : policy.Engines(base_bytes.size(), base_offset, content.size())) {
-    auto patch = MakeDelta(e, base_bytes, content, dopts);
+  dopts.base_offset = base.offset;
+  for (DeltaEngine e : policy.Engines(base.bytes.size(), base.offset, content.size())) {
+    auto patch = MakeDelta(e, base.bytes, content, dopts);
     if (!patch.ok()) continue;  // e.g. over the engine's size bound: other engine or whole
     if (best.empty() || patch->size() < best.size()) {
       best = std::move(*patch);
       best_engine = e;
     }
-    if (policy.SmallEnough(best.size(), content.size())) break;
+    if (policy.SmallEnough(best.size(), content.size(), base.in_place)) break;
   }
   if (best.empty() || !policy.Worth(best.size(), whole.size())) {
     DK_RETURN_IF_ERROR(

@@ -60,12 +60,19 @@ class ObjectStore {
   static constexpr size_t kMaxInlineRecord = 256;
 
   bool Exists(LmdbTxn& txn, const ObjectId& id);
-  // Stores `content` (whose hash is `id`) whole, or as a delta against `bases` (existing
-  // objects whose decoded bytes, concatenated, are `base_bytes`) when the storage rules say
-  // the delta is worth it. `base_offset`: where in `base_bytes` the content's first byte was
-  // (for the sparse XOR engine). No-op if the object exists. Returns the bytes written.
-  Result<uint64_t> Put(LmdbTxn& txn, const ObjectId& id, ByteView content,
-                       const std::vector<ObjectId>& bases, ByteView base_bytes, size_t base_offset,
+  // What a new object may be delta-encoded against: existing objects whose decoded bytes,
+  // concatenated, are `bytes`; where in `bytes` the new content's first byte was (`offset`,
+  // for the sparse XOR engine); and whether the file kept its size (`in_place`: its edits
+  // overwrote bytes, nothing was inserted or deleted).
+  struct DeltaBase {
+    std::vector<ObjectId> ids;
+    ByteView bytes;
+    size_t offset = 0;
+    bool in_place = false;
+  };
+  // Stores `content` (whose hash is `id`) whole, or as a delta against `base` when the storage
+  // rules say the delta is worth it. No-op if the object exists. Returns the bytes written.
+  Result<uint64_t> Put(LmdbTxn& txn, const ObjectId& id, ByteView content, const DeltaBase& base,
                        bool force_whole);
   // Decoded, verified content. Delta bases decoded on the way are kept in a small cache;
   // `cache_result` also keeps this object (for callers that will read it again, such as

@@ -45,12 +45,14 @@ class StoragePolicy {
     }
     return {DeltaEngine::kZstdPatchFrom};
   }
-  // A patch this small ends the search: the engines after it are not tried. (The sparse XOR
-  // goes first; where it is at most an eighth of the chunk, the edit was in place and small,
-  // and patch-from, which costs 10-15x its time, was not smaller: float checkpoints, page
-  // files.)
-  bool SmallEnough(uint64_t patch_size, uint64_t target_size) const {
-    return patch_size <= target_size / 8;
+  // A patch this small of a file edited in place (its size kept) ends the search: the engines
+  // after it are not tried. The sparse XOR goes first; where it is at most an eighth of the
+  // chunk, patch-from, which costs 10-15x its time, was not smaller on in-place edits (float
+  // checkpoint: capture 25.4 -> 10.0 s, 0.01 MiB less). Not when the size changed: an
+  // insertion near a chunk's end leaves a small XOR patch where patch-from's is far smaller
+  // (8 MiB text with 50 insertions per version: 2.43 -> 2.57 MiB when it was allowed).
+  bool SmallEnough(uint64_t patch_size, uint64_t target_size, bool in_place) const {
+    return in_place && patch_size <= target_size / 8;
   }
   bool Worth(uint64_t patch_size, uint64_t whole_size) const {
     return static_cast<double>(patch_size) <= o_.delta_max_ratio * static_cast<double>(whole_size);

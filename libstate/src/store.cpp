@@ -339,20 +339,19 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
               static_cast<int64_t>(file_off + len);
     }
     if (!objects_->Exists(txn, id)) {
-      std::vector<ObjectId> bases;
       Bytes base_bytes;
-      size_t base_offset = 0;  // where `at` falls in base_bytes
+      ObjectStore::DeltaBase base;
       if (prev && !prev->chunks.empty() && !force_whole && policy.TryDelta(len, 0, force_whole)) {
         // The previous version's chunks overlapping where these bytes were in it.
         const uint64_t at = static_cast<uint64_t>(std::clamp<int64_t>(
             static_cast<int64_t>(file_off) + shift, 0, static_cast<int64_t>(prev_size) - 1));
         auto first = std::upper_bound(prev_offsets.begin(), prev_offsets.end(), at);
         size_t i = first == prev_offsets.begin() ? 0 : (first - prev_offsets.begin()) - 1;
-        base_offset = static_cast<size_t>(at - prev_offsets[i]);
+        base.offset = static_cast<size_t>(at - prev_offsets[i]);
         size_t j = i;
         while (j + 1 < prev_offsets.size() && prev_offsets[j + 1] < at + len) ++j;
         uint64_t total = 0;
-        for (size_t k = i; k <= j && bases.size() < 4; ++k) {
+        for (size_t k = i; k <= j && base.ids.size() < 4; ++k) {
           if (total + prev->chunk_sizes[k] > 4ull * max_chunk) break;
           auto b = objects_->Read(txn, prev->chunks[k], /*cache_result=*/true);
           if (!b.ok()) {
@@ -360,17 +359,18 @@ Status StoreImpl::StoreContent(LmdbTxn& txn, int fd, ByteView data, const Versio
             log_->Warn("Skipped damaged delta base", {{"path", v->path},
                                                       {"object", prev->chunks[k].Hex()},
                                                       {"error", b.status().message()}});
-            bases.clear();
+            base.ids.clear();
             base_bytes.clear();
             break;
           }
-          bases.push_back(prev->chunks[k]);
+          base.ids.push_back(prev->chunks[k]);
           base_bytes.insert(base_bytes.end(), b->begin(), b->end());
           total += b->size();
         }
       }
-      DK_ASSIGN_OR_RETURN(
-          uint64_t w, objects_->Put(txn, id, chunk, bases, base_bytes, base_offset, force_whole));
+      base.bytes = base_bytes;
+      base.in_place = prev != nullptr && prev_size == (fd >= 0 ? expected : data.size());
+      DK_ASSIGN_OR_RETURN(uint64_t w, objects_->Put(txn, id, chunk, base, force_whole));
       v->new_stored_bytes += w;
     }
     v->chunks.push_back(id);
