@@ -268,13 +268,16 @@ Result<Framed> ParseFramed(ByteView patch, const char (&magic)[4], std::string_v
   return f;
 }
 
+Status CheckLevel(int level) {
+  if (level >= ZSTD_minCLevel() && level <= ZSTD_maxCLevel()) return Status::Ok();
+  return Status::InvalidArgument("zstd delta: level " + std::to_string(level) + " is outside [" +
+                                 std::to_string(ZSTD_minCLevel()) + ", " +
+                                 std::to_string(ZSTD_maxCLevel()) + "]");
+}
+
 // Sets the parameters both formats write with (the caller adds a prefix or not).
 Status SetFrameParameters(ZSTD_CCtx* cctx, int level, int window_log, bool ldm, bool checksum) {
-  if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel()) {
-    return Status::InvalidArgument("zstd delta: level " + std::to_string(level) + " is outside [" +
-                                   std::to_string(ZSTD_minCLevel()) + ", " +
-                                   std::to_string(ZSTD_maxCLevel()) + "]");
-  }
+  DK_RETURN_IF_ERROR(CheckLevel(level));
   struct Param {
     ZSTD_cParameter param;
     int value;
@@ -392,6 +395,7 @@ uint32_t Word(const uint8_t* p) {
 
 Result<Bytes> MakeXorPatch(ByteView base, size_t base_offset, ByteView target, int level,
                            bool checksum) {
+  DK_RETURN_IF_ERROR(CheckLevel(level));  // before the level is lowered for dense changes
   if (base_offset > base.size()) {
     return Status::InvalidArgument("xor delta: base offset " + std::to_string(base_offset) +
                                    " is beyond the base of " + std::to_string(base.size()) +

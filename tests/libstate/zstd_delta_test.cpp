@@ -203,16 +203,21 @@ TEST(ZstdDeltaTest, WithoutDigestUsesZstdFrameChecksum) {
   EXPECT_TRUE(r.status().IsCorruption()) << r.status();
 }
 
+// Both zstd-coded engines; for XOR also with every word changed (which it codes at level 1).
 TEST(ZstdDeltaTest, LevelOutOfRangeIsInvalidArgument) {
-  Bytes data(100, 7);
-  for (int level : {ZSTD_maxCLevel() + 1, ZSTD_minCLevel() - 1}) {
-    DeltaOptions options;
-    options.zstd_level = level;
-    Result<Bytes> r = MakeDelta(DeltaEngine::kZstdPatchFrom, data, data, options);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(r.status().message().find("level " + std::to_string(level)), std::string::npos)
-        << r.status();
+  Bytes data(100, 7), other(100, 9);
+  for (DeltaEngine engine : {DeltaEngine::kZstdPatchFrom, DeltaEngine::kSparseXor}) {
+    for (const Bytes* target : {&data, &other}) {
+      for (int level : {ZSTD_maxCLevel() + 1, ZSTD_minCLevel() - 1}) {
+        DeltaOptions options;
+        options.zstd_level = level;
+        Result<Bytes> r = MakeDelta(engine, data, *target, options);
+        ASSERT_FALSE(r.ok()) << DeltaEngineName(engine) << " level " << level;
+        EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+        EXPECT_NE(r.status().message().find("level " + std::to_string(level)), std::string::npos)
+            << r.status();
+      }
+    }
   }
 }
 
