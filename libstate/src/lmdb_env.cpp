@@ -121,26 +121,29 @@ Result<LmdbEnv::Space> LmdbEnv::SpaceOf(LmdbTxn& txn) {
   return sp;
 }
 
-Result<uint64_t> LmdbEnv::PagesFreedByLastCommit() {
+Result<LmdbEnv::LastCommit> LmdbEnv::PagesFreedByLastCommit() {
   // (LMDB opens no cursor on the freelist in a write transaction.)
   DK_ASSIGN_OR_RETURN(LmdbTxn txn, Begin(false));
   const size_t last = mdb_txn_id(txn.raw());
+  MDB_envinfo info;
+  if (int rc = mdb_env_info(env_, &info)) return LmdbStatus(rc, "env info");
+  LastCommit lc;
+  lc.file_pages = static_cast<uint64_t>(info.me_last_pgno) + 1;
   MDB_cursor* c = nullptr;
   if (int rc = mdb_cursor_open(txn.raw(), 0, &c)) {
     return LmdbStatus(rc, "open freelist cursor");
   }
   MDB_val k, v;
   int rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-  uint64_t freed = 0;
   if (rc == 0 && k.mv_size == sizeof(size_t) && v.mv_size >= sizeof(size_t)) {
     size_t id, n;
     std::memcpy(&id, k.mv_data, sizeof id);
     std::memcpy(&n, v.mv_data, sizeof n);
-    if (id == last) freed = n;
+    if (id == last) lc.freed_pages = n;
   }
   mdb_cursor_close(c);
   if (rc != 0 && rc != MDB_NOTFOUND) return LmdbStatus(rc, "read freelist");
-  return freed;
+  return lc;
 }
 
 Result<LmdbDbStat> DbStat(LmdbTxn& txn, MDB_dbi db) {

@@ -50,8 +50,12 @@ class LmdbEnv {
   };
   Result<Space> SpaceOf(LmdbTxn& txn);
   // How many pages the last committed write transaction freed (its record in LMDB's
-  // freelist; 0 when it freed none). Opens a read transaction of its own.
-  Result<uint64_t> PagesFreedByLastCommit();
+  // freelist; 0 when it freed none), and the pages the file holds up to the highest in use.
+  // Opens a read transaction of its own.
+  struct LastCommit {
+    uint64_t freed_pages = 0, file_pages = 0;
+  };
+  Result<LastCommit> PagesFreedByLastCommit();
 
  private:
   LmdbEnv(MDB_env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}

@@ -150,9 +150,9 @@ void StoreImpl::ReleaseFreedPages() {
     log_->Warn("Could not release the pages the last commit freed",
                {{"store", path_}, {"error", s.message()}});
   };
-  auto freed = env_->PagesFreedByLastCommit();
-  if (!freed.ok()) return fail(freed.status());
-  if (*freed < kReleaseFreedPages) return;
+  auto last = env_->PagesFreedByLastCommit();
+  if (!last.ok()) return fail(last.status());
+  if (last->freed_pages < kReleaseFreedPages || last->freed_pages < last->file_pages / 8) return;
   auto txn = env_->Begin(true);
   if (!txn.ok()) return fail(txn.status());
   auto next = txn->Get(dbs_.meta, kNextSetKey);
@@ -161,7 +161,7 @@ void StoreImpl::ReleaseFreedPages() {
   Status s = txn->Put(dbs_.meta, kNextSetKey, value);
   if (s.ok()) s = txn->Commit();
   if (!s.ok()) return fail(s);
-  log_->Debug("Released freed pages for reuse", {{"store", path_}, {"pages", *freed}});
+  log_->Debug("Released freed pages for reuse", {{"store", path_}, {"pages", last->freed_pages}});
 }
 
 Status StoreImpl::OpenEnv() {

@@ -382,6 +382,42 @@ TEST_F(CaptureTest, ACaptureReusesThePagesThePreviousCaptureFreed) {
   EXPECT_LT(st->free_pages, used) << "free pages of two captures stayed in the data file";
 }
 
+// The extra commit that releases freed pages costs an fsync: a capture of one changed file
+// (what the agent does most) never pays it, a capture that rewrote much of the tree does.
+TEST_F(CaptureTest, OnlyCapturesThatFreedManyPagesCommitTheRelease) {
+  struct Counter final : Logger {
+    void Log(LogLevel, std::string_view msg, std::initializer_list<LogField>) override {
+      if (msg == "Released freed pages for reuse") ++released;
+    }
+    bool Enabled(LogLevel) const override { return true; }
+    int released = 0;
+  } counter;
+  StoreOptions o = FastOptions();
+  o.clock = clock_.Fn();
+  o.logger = &counter;
+  o.racy_window_ns = 0;  // unchanged files are not re-read (their heads not rewritten)
+  store_.reset();
+  store_ = OpenStoreOrDie(tmp_.Sub("store2"), o);
+  SplitMix64 rng(TestSeed(34));
+  auto write = [&](int i) {
+    WriteFile(src_ + "/d" + std::to_string(i % 30) + "/f" + std::to_string(i),
+              rng.RandomBytes(100));
+  };
+  for (int i = 0; i < 1500; ++i) write(i);
+  Capture();
+  counter.released = 0;
+  for (int round = 0; round < 5; ++round) {
+    write(static_cast<int>(rng.Below(1500)));
+    clock_.Advance(3 * kSecondNs);
+    EXPECT_EQ(Capture().changed, 1u);
+  }
+  EXPECT_EQ(counter.released, 0) << "one-file captures committed a release";
+  for (int i = 0; i < 1500; ++i) write(i);
+  clock_.Advance(3 * kSecondNs);
+  Capture();
+  EXPECT_EQ(counter.released, 1);
+}
+
 TEST_F(CaptureTest, CaptureOfAMissingRootFailsWithNotFoundNamingIt) {
   auto c = store_->Capture(tmp_.Sub("nope"), {});
   ASSERT_FALSE(c.ok());
