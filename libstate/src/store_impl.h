@@ -72,7 +72,7 @@ class StoreImpl final : public Store {
   // commit before it stands.
   void ReleaseFreedPages();
   static constexpr uint64_t kReleaseFreedPages = 16;
-  // GC: rewrites packs that are at least half garbage and removes unreferenced ones.
+  // GC: rewrites packs that are at least a quarter garbage and removes unreferenced ones.
   Status RepackLocked(GcReport* rep);
   // Data file plus pack files, on disk.
   uint64_t DiskBytes();
