@@ -303,16 +303,25 @@ TEST(ZstdDeltaTest, LargeInputsStillFindTheBase) {
 // ours.dkzp was made by MakeDelta(kZstdPatchFrom) (default options, libzstd 1.5.4) from
 // base.txt to target.txt: patches written today must stay readable. (Its bytes are not
 // pinned: another libzstd may compress differently, the format stays the same.)
-TEST(ZstdDeltaGoldenTest, AppliesCommittedPatch) {
-  Bytes base = testing::ReadDeltaGolden("base.txt");
-  Bytes target = testing::ReadDeltaGolden("target.txt");
-  Bytes patch = testing::ReadDeltaGolden("ours.dkzp");
-  ASSERT_EQ(base.size(), 2727u);
-  ASSERT_EQ(target.size(), 2773u);
-  ASSERT_EQ(patch.size(), 142u);
-  Result<Bytes> out = ApplyDelta(DeltaEngine::kZstdPatchFrom, base, patch, target.size());
+// Reads the golden base, target and patch (checking their sizes, so a missing file fails
+// loudly) and applies the patch with `engine`.
+void ExpectGoldenPatchApplies(DeltaEngine engine, const char* base_name, size_t base_size,
+                              const char* target_name, size_t target_size, const char* patch_name,
+                              size_t patch_size) {
+  Bytes base = testing::ReadDeltaGolden(base_name);
+  Bytes target = testing::ReadDeltaGolden(target_name);
+  Bytes patch = testing::ReadDeltaGolden(patch_name);
+  ASSERT_EQ(base.size(), base_size);
+  ASSERT_EQ(target.size(), target_size);
+  ASSERT_EQ(patch.size(), patch_size);
+  Result<Bytes> out = ApplyDelta(engine, base, patch, target.size());
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_TRUE(*out == target);
+}
+
+TEST(ZstdDeltaGoldenTest, AppliesCommittedPatch) {
+  ExpectGoldenPatchApplies(DeltaEngine::kZstdPatchFrom, "base.txt", 2727, "target.txt", 2773,
+                           "ours.dkzp", 142);
 }
 
 // --- DKXR ----------------------------------------------------------------------------------
@@ -495,15 +504,8 @@ TEST(XorDeltaTest, NudgedFloatsGiveSmallerPatchesThanPatchFrom) {
 // ours.dkxr was made by MakeDelta(kSparseXor) (default options, libzstd 1.5.4) from
 // floats-base.bin to floats-target.bin: patches written today must stay readable.
 TEST(XorDeltaGoldenTest, AppliesCommittedPatch) {
-  Bytes base = testing::ReadDeltaGolden("floats-base.bin");
-  Bytes target = testing::ReadDeltaGolden("floats-target.bin");
-  Bytes patch = testing::ReadDeltaGolden("ours.dkxr");
-  ASSERT_EQ(base.size(), 4096u);
-  ASSERT_EQ(target.size(), 4096u);
-  ASSERT_EQ(patch.size(), 484u);
-  Result<Bytes> out = ApplyDelta(DeltaEngine::kSparseXor, base, patch, target.size());
-  ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_TRUE(*out == target);
+  ExpectGoldenPatchApplies(DeltaEngine::kSparseXor, "floats-base.bin", 4096, "floats-target.bin",
+                           4096, "ours.dkxr", 484);
 }
 
 }  // namespace
